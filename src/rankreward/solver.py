@@ -1,0 +1,239 @@
+"""The optimal reward vector of one prompt in the interpolating regime.
+
+For a utility U and preference edges E over n responses, with weights w, the
+solver finds
+
+    r* = argmax over r in [0, 1]^n of  f(r) = sum over (i, j) in E of w_ij U(r_i - r_j).
+
+This is the reward vector that a model able to fit any values gives every
+prompt with that comparison structure (Song, Cai, Lee and Su, "Reward Collapse
+in Aligning Large Language Models", arXiv:2305.17608).
+
+f is concave, so a point that meets the box-constrained KKT conditions is a
+global maximum. The method is projected Newton (Bertsekas, 1982): variables at
+a bound whose gradient points outwards stay fixed, the others take a Newton
+step on the reduced Hessian, and a backtracking search along the projected arc
+keeps the step ascending. The Hessian is a negated weighted graph Laplacian.
+It is singular along the all-ones direction because f ignores a common shift,
+and a tiny ridge term settles that direction. For the linear utility the
+Hessian is zero and the first step lands on the bounds, which is exact.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from rankreward.utilities import Utility, parse_utility
+
+
+class SolverConvergenceWarning(RuntimeWarning):
+    """The solver stopped before its KKT residual reached the tolerance."""
+
+
+@dataclass(frozen=True)
+class SolverResult:
+    """The optimum of one preference structure.
+
+    ``rewards`` are in the order of the responses given (best first for a
+    full ranking). ``residual`` is the largest entry of the projected gradient
+    ``|r - clip(r + grad f(r) / s, 0, 1)|``, zero exactly at a KKT point, where
+    ``s`` is the largest sum of absolute slope terms of one response (at least
+    1), so the residual is free of f's units.
+    """
+
+    rewards: np.ndarray
+    objective: float
+    converged: bool
+    iterations: int
+    residual: float
+    utility: str
+
+
+def full_ranking_weights(n: int) -> np.ndarray:
+    """Dense edge weights of a full ranking of n responses listed best first.
+
+    ``W[i, j] = 1`` when response i is preferred to response j (i < j).
+    """
+    _check_n(n)
+    return np.triu(np.ones((n, n)), k=1)
+
+
+def edges_to_weights(n: int, edges, weights=None) -> np.ndarray:
+    """Dense weights from ``(better, worse)`` index pairs; repeats add up."""
+    _check_n(n)
+    edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    if edges.size and (edges.min() < 0 or edges.max() >= n):
+        bad = edges[(edges < 0).any(axis=1) | (edges >= n).any(axis=1)][0]
+        raise ValueError(
+            f"edge {bad.tolist()} names a response outside 0..{n - 1}; "
+            f"indices are 0-based and must be below n={n}"
+        )
+    if (edges[:, 0] == edges[:, 1]).any():
+        bad = edges[edges[:, 0] == edges[:, 1]][0]
+        raise ValueError(f"edge {bad.tolist()} is a self loop; remove it")
+    w = np.ones(len(edges)) if weights is None else np.asarray(weights, float)
+    if w.shape != (len(edges),) or not np.all(np.isfinite(w)) or (w < 0).any():
+        raise ValueError("edge weights must be finite, non-negative, one per edge")
+    W = np.zeros((n, n))
+    np.add.at(W, (edges[:, 0], edges[:, 1]), w)
+    return W
+
+
+def solve_ranking(utility, n: int, **options) -> SolverResult:
+    """Solve a full ranking of n responses; rewards come back best first."""
+    return solve_weights(utility, full_ranking_weights(n), **options)
+
+
+def solve_graph(utility, n: int, edges, weights=None, **options) -> SolverResult:
+    """Solve any preference graph given as ``(better, worse)`` index pairs."""
+    return solve_weights(utility, edges_to_weights(n, edges, weights), **options)
+
+
+def solve_weights(
+    utility,
+    W: np.ndarray,
+    *,
+    tol: float = 1e-10,
+    max_iterations: int = 200,
+) -> SolverResult:
+    """Solve for a dense weight matrix, ``W[i, j]`` the weight of edge i > j."""
+    utility = parse_utility(utility)
+    W = np.asarray(W, dtype=np.float64)
+    n = W.shape[0]
+
+    # Start from a feasible point ordered by net wins, spread over [0, 1].
+    net = W.sum(axis=1) - W.sum(axis=0)
+    spread = np.ptp(net)
+    r = 0.5 + (0.5 * (net - net.mean()) / spread if spread > 0 else 0.0)
+    r = np.clip(r, 0.0, 1.0)
+
+    objective = _objective(utility, W, r)
+    converged = False
+    residual = np.inf
+    iteration = 0
+    for iteration in range(1, max_iterations + 1):
+        grad, hessian, scale = _derivatives(utility, W, r)
+        residual = _kkt_residual(r, grad, scale)
+        if residual <= tol:
+            converged = True
+            iteration -= 1
+            break
+
+        # Variables at (or within the current residual of) a bound whose
+        # gradient points outwards are held; the rest take the Newton step.
+        margin = min(residual, 1e-8)
+        held = ((r <= margin) & (grad < 0)) | ((r >= 1.0 - margin) & (grad > 0))
+        free = ~held
+        step = np.zeros(n)
+        if free.any():
+            step[free] = _newton_direction(hessian[np.ix_(free, free)], grad[free])
+
+        previous = r
+        r, objective = _projected_search(utility, W, r, objective, grad, scale, step)
+        if np.array_equal(r, previous):
+            break  # the search found no better point: stop, not spin
+    else:
+        grad, _, scale = _derivatives(utility, W, r)
+        residual = _kkt_residual(r, grad, scale)
+        converged = residual <= tol
+
+    if not converged:
+        warnings.warn(
+            f"solver for {utility.spec} with n={n} stopped after {iteration} "
+            f"iterations with KKT residual {residual:.3g} above tol={tol:g}",
+            SolverConvergenceWarning,
+            stacklevel=2,
+        )
+    return SolverResult(
+        rewards=r,
+        objective=float(objective),
+        converged=converged,
+        iterations=iteration,
+        residual=residual,
+        utility=utility.spec,
+    )
+
+
+def _objective(utility: Utility, W: np.ndarray, r: np.ndarray) -> float:
+    diff = r[:, None] - r[None, :]  # n x n, diff[i, j] = r_i - r_j
+    mask = W > 0
+    return float(np.sum(W[mask] * utility.value(diff[mask])))
+
+
+def _derivatives(utility: Utility, W: np.ndarray, r: np.ndarray):
+    diff = r[:, None] - r[None, :]
+    mask = W > 0
+    slope = np.zeros_like(W)
+    curv = np.zeros_like(W)
+    slope[mask] = W[mask] * utility.slope(diff[mask])
+    curv[mask] = W[mask] * utility.curvature(diff[mask])
+
+    # d f / d r_k: +U' on edges out of k, -U' on edges into k.
+    grad = slope.sum(axis=1) - slope.sum(axis=0)
+    # The size of the terms each gradient entry sums, against which its
+    # rounding error (a few ulps of this) and the residual are measured.
+    scale = max(1.0, float(np.max(slope.sum(axis=1) + slope.sum(axis=0), initial=0.0)))
+
+    # Hessian = diag(rowsum(C)) - C with C = curv + curv^T, which is <= 0.
+    sym = curv + curv.T
+    hessian = np.diag(sym.sum(axis=1)) - sym
+    return grad, hessian, scale
+
+
+def _newton_direction(hessian: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    # Solve (-H + ridge I) d = grad; -H is positive semidefinite. The ridge is
+    # tiny against the Hessian's scale, so the step stays Newton's where H is
+    # definite; along a null direction (a common shift, or every direction for
+    # the linear utility) it becomes a very long gradient step, which the
+    # projection onto the box turns into a move to the bounds.
+    neg = -hessian
+    scale = max(float(np.max(np.abs(np.diag(neg)), initial=0.0)), 1.0)
+    ridge = 1e-12 * scale
+    system = neg + ridge * np.eye(len(grad))
+    try:
+        return np.linalg.solve(system, grad)
+    except np.linalg.LinAlgError:
+        return grad / ridge
+
+
+def _projected_search(utility, W, r, objective, grad, scale, step):
+    # Backtracking (Armijo) search along the projected arc clip(r + a d),
+    # first along the Newton direction, then along the gradient.
+    noise = 1e-13 * max(1.0, abs(objective))
+    for direction in (step, grad / scale):
+        # A step longer than the box is wide only lands on the bounds.
+        longest = float(np.max(np.abs(direction), initial=0.0))
+        if longest == 0.0:
+            continue
+        direction = direction / max(1.0, longest)
+        alpha = 1.0
+        for attempt in range(60):
+            candidate = np.clip(r + alpha * direction, 0.0, 1.0)
+            value = _objective(utility, W, candidate)
+            if value >= objective + 1e-4 * float(grad @ (candidate - r)):
+                return candidate, value
+            if attempt == 0 and abs(value - objective) <= noise:
+                # Near the optimum the gain of a Newton step falls below the
+                # rounding error of f, so Armijo's test is noise. Take the
+                # step when it shrinks the KKT residual instead.
+                new_grad, _, new_scale = _derivatives(utility, W, candidate)
+                if _kkt_residual(candidate, new_grad, new_scale) < _kkt_residual(
+                    r, grad, scale
+                ):
+                    return candidate, value
+            alpha *= 0.5
+    return r, objective
+
+
+def _kkt_residual(r: np.ndarray, grad: np.ndarray, scale: float) -> float:
+    # The projected gradient of f / scale: zero exactly at a KKT point, and
+    # free of f's units, so one tolerance serves every utility and n.
+    return float(np.max(np.abs(r - np.clip(r + grad / scale, 0.0, 1.0)), initial=0.0))
+
+
+def _check_n(n) -> None:
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 2:
+        raise ValueError(f"n must be an integer of at least 2, got {n!r}")

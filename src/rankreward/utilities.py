@@ -1,0 +1,361 @@
+"""Ranking utilities U: increasing concave functions of a reward difference t.
+
+A reward model is trained to maximise ``sum over edges (i, j) of U(r_i - r_j)``.
+Each utility here evaluates U, its slope U' and its curvature U'' in numpy
+(float64, for the solver) and U in torch (for the training loss), and both
+evaluate the very same function, so that the solver's prediction describes the
+objective that is trained.
+
+``log t``, ``t^g`` and ``-t^(-g)`` are undefined or have an infinite slope at
+``t <= 0``. Below a small point ``t0 > 0`` they continue as their tangent line
+at ``t0``: ``U(t0) + U'(t0) (t - t0)``. The continued function is finite,
+increasing, concave and once differentiable everywhere. An optimum whose
+differences all exceed ``t0`` is also the optimum of the uncontinued problem,
+because the two objectives and their gradients agree there.
+
+Utilities are named by spec strings, the one way to name them in configs, data
+and the command line: ``linear``, ``log``, ``power:G`` (0 < G < 1),
+``inverse-power:G`` (G > 0), ``inverse`` (the same as ``inverse-power:1``) and
+``logsigmoid:S`` (S > 0; ``logsigmoid`` alone means S = 1).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+# Smallest continuation point. The tangent starts at the larger of this and the
+# point where U' reaches MAX_SLOPE, so that U and U' stay far inside float32
+# range (about 3e38) for every parameter.
+MIN_CONTINUATION_POINT = 1e-6
+MAX_SLOPE = 1e12
+
+
+class UtilitySpecError(ValueError):
+    """An invalid utility spec string."""
+
+
+@dataclass(frozen=True)
+class Utility:
+    """Base class: a concave increasing utility with a finite continuation.
+
+    Subclasses define ``_value``, ``_slope`` and ``_curvature`` for numpy on
+    ``t >= t0`` and ``_torch_value`` for torch on ``t >= t0``; this class adds
+    the tangent-line continuation below ``t0``.
+    """
+
+    @property
+    def spec(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def continuation_point(self) -> float:
+        """The point ``t0`` below which U continues as its tangent line.
+
+        Zero or less means U needs no continuation.
+        """
+        return -math.inf
+
+    @property
+    def strictly_concave(self) -> bool:
+        return True
+
+    # numpy, float64
+
+    def value(self, t: np.ndarray) -> np.ndarray:
+        """U(t), elementwise."""
+        t = np.asarray(t, dtype=np.float64)
+        t0 = self.continuation_point
+        if t0 == -math.inf:
+            return self._value(t)
+        inside = self._value(np.maximum(t, t0))
+        tangent = self._value(np.float64(t0)) + self._slope(np.float64(t0)) * (t - t0)
+        return np.where(t >= t0, inside, tangent)
+
+    def slope(self, t: np.ndarray) -> np.ndarray:
+        """U'(t), elementwise."""
+        t = np.asarray(t, dtype=np.float64)
+        t0 = self.continuation_point
+        if t0 == -math.inf:
+            return self._slope(t)
+        return np.where(t >= t0, self._slope(np.maximum(t, t0)), self._slope(t0))
+
+    def curvature(self, t: np.ndarray) -> np.ndarray:
+        """U''(t), elementwise (zero on the tangent line)."""
+        t = np.asarray(t, dtype=np.float64)
+        t0 = self.continuation_point
+        if t0 == -math.inf:
+            return self._curvature(t)
+        return np.where(t >= t0, self._curvature(np.maximum(t, t0)), 0.0)
+
+    # torch
+
+    def torch_value(self, t: torch.Tensor) -> torch.Tensor:
+        """U(t) in torch, differentiable, in the dtype of ``t``."""
+        t0 = self.continuation_point
+        if t0 == -math.inf:
+            return self._torch_value(t)
+        # The inner clamp keeps the unused branch of torch.where finite, whose
+        # gradient would otherwise be NaN (0 times infinity) below t0.
+        inside = self._torch_value(torch.clamp(t, min=t0))
+        u0 = float(self._value(np.float64(t0)))
+        s0 = float(self._slope(np.float64(t0)))
+        tangent = u0 + s0 * (t - t0)
+        return torch.where(t >= t0, inside, tangent)
+
+    def __str__(self) -> str:
+        return self.spec
+
+    # Subclass hooks.
+
+    def _value(self, t):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _slope(self, t):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _curvature(self, t):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _torch_value(self, t):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Linear(Utility):
+    """U(t) = t. Concave but not strictly: its optima tie responses."""
+
+    @property
+    def spec(self) -> str:
+        return "linear"
+
+    @property
+    def strictly_concave(self) -> bool:
+        return False
+
+    def _value(self, t):
+        return t
+
+    def _slope(self, t):
+        return np.ones_like(t)
+
+    def _curvature(self, t):
+        return np.zeros_like(t)
+
+    def _torch_value(self, t):
+        return t
+
+
+@dataclass(frozen=True)
+class Log(Utility):
+    """U(t) = log t."""
+
+    @property
+    def spec(self) -> str:
+        return "log"
+
+    @property
+    def continuation_point(self) -> float:
+        return max(MIN_CONTINUATION_POINT, 1.0 / MAX_SLOPE)
+
+    def _value(self, t):
+        return np.log(t)
+
+    def _slope(self, t):
+        return 1.0 / t
+
+    def _curvature(self, t):
+        return -1.0 / t**2
+
+    def _torch_value(self, t):
+        return torch.log(t)
+
+
+@dataclass(frozen=True)
+class Power(Utility):
+    """U(t) = t^g with 0 < g < 1."""
+
+    exponent: float
+
+    @property
+    def spec(self) -> str:
+        return f"power:{_format_number(self.exponent)}"
+
+    @property
+    def continuation_point(self) -> float:
+        # U'(t) = g t^(g-1) reaches MAX_SLOPE at t = (g / MAX_SLOPE)^(1/(1-g)).
+        g = self.exponent
+        return max(MIN_CONTINUATION_POINT, (g / MAX_SLOPE) ** (1.0 / (1.0 - g)))
+
+    def _value(self, t):
+        return t**self.exponent
+
+    def _slope(self, t):
+        return self.exponent * t ** (self.exponent - 1.0)
+
+    def _curvature(self, t):
+        g = self.exponent
+        return g * (g - 1.0) * t ** (g - 2.0)
+
+    def _torch_value(self, t):
+        return t**self.exponent
+
+
+@dataclass(frozen=True)
+class InversePower(Utility):
+    """U(t) = -t^(-g) with g > 0; g = 1 is -1/t."""
+
+    exponent: float
+
+    @property
+    def spec(self) -> str:
+        if self.exponent == 1.0:
+            return "inverse"
+        return f"inverse-power:{_format_number(self.exponent)}"
+
+    @property
+    def continuation_point(self) -> float:
+        # U'(t) = g t^(-g-1) reaches MAX_SLOPE at t = (g / MAX_SLOPE)^(1/(g+1)).
+        g = self.exponent
+        return max(MIN_CONTINUATION_POINT, (g / MAX_SLOPE) ** (1.0 / (g + 1.0)))
+
+    def _value(self, t):
+        return -(t ** (-self.exponent))
+
+    def _slope(self, t):
+        return self.exponent * t ** (-self.exponent - 1.0)
+
+    def _curvature(self, t):
+        g = self.exponent
+        return -g * (g + 1.0) * t ** (-g - 2.0)
+
+    def _torch_value(self, t):
+        return -(t ** (-self.exponent))
+
+
+@dataclass(frozen=True)
+class LogSigmoid(Utility):
+    """U(t) = log sigmoid(s t), the Bradley-Terry log-likelihood with scale s."""
+
+    scale: float
+
+    @property
+    def spec(self) -> str:
+        return f"logsigmoid:{_format_number(self.scale)}"
+
+    def _value(self, t):
+        # log sigmoid(x) = -log(1 + exp(-x)), computed without overflow.
+        return -np.logaddexp(0.0, -self.scale * t)
+
+    def _slope(self, t):
+        return self.scale * _numpy_sigmoid(-self.scale * t)
+
+    def _curvature(self, t):
+        x = self.scale * t
+        return -(self.scale**2) * _numpy_sigmoid(x) * _numpy_sigmoid(-x)
+
+    def _torch_value(self, t):
+        return torch.nn.functional.logsigmoid(self.scale * t)
+
+
+def _numpy_sigmoid(x):
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def _format_number(x: float) -> str:
+    return f"{x:g}"
+
+
+# The registry: spec name -> (parameter rule, constructor). A name without a
+# parameter takes None.
+def _no_parameter(name: str, build: Callable[[], Utility]):
+    def make(param: float | None, spec: str) -> Utility:
+        if param is not None:
+            raise UtilitySpecError(
+                f"invalid utility spec {spec!r}: {name!r} takes no parameter; "
+                f"write {name!r}"
+            )
+        return build()
+
+    return make
+
+
+def _with_parameter(name, build, check, rule, default=None):
+    def make(param: float | None, spec: str) -> Utility:
+        if param is None:
+            if default is None:
+                raise UtilitySpecError(
+                    f"invalid utility spec {spec!r}: {name!r} needs a parameter, "
+                    f"as in '{name}:VALUE' with {rule}"
+                )
+            param = default
+        if not check(param):
+            raise UtilitySpecError(
+                f"invalid utility spec {spec!r}: the parameter of {name!r} must "
+                f"satisfy {rule}, got {param:g}"
+            )
+        return build(param)
+
+    return make
+
+
+_REGISTRY: dict[str, Callable[[float | None, str], Utility]] = {
+    "linear": _no_parameter("linear", Linear),
+    "log": _no_parameter("log", Log),
+    "inverse": _no_parameter("inverse", lambda: InversePower(1.0)),
+    "power": _with_parameter("power", Power, lambda g: 0.0 < g < 1.0, "0 < G < 1"),
+    "inverse-power": _with_parameter(
+        "inverse-power", InversePower, lambda g: g > 0.0, "G > 0"
+    ),
+    "logsigmoid": _with_parameter(
+        "logsigmoid", LogSigmoid, lambda s: s > 0.0, "S > 0", default=1.0
+    ),
+}
+
+VALID_SPECS = (
+    "linear",
+    "log",
+    "power:G (0<G<1)",
+    "inverse-power:G (G>0)",
+    "inverse",
+    "logsigmoid:S (S>0)",
+)
+
+
+def parse_utility(spec: str | Utility) -> Utility:
+    """Return the utility named by a spec string such as ``power:0.5``.
+
+    Raises ``UtilitySpecError`` naming the valid specs for an unknown name, and
+    the rule for an out-of-range or missing parameter.
+    """
+    if isinstance(spec, Utility):
+        return spec
+    if not isinstance(spec, str):
+        raise UtilitySpecError(
+            f"invalid utility spec {spec!r}: expected a string such as 'log'"
+        )
+    text = spec.strip()
+    name, sep, raw_param = text.partition(":")
+    name = name.strip().lower()
+    if name not in _REGISTRY:
+        raise UtilitySpecError(
+            f"unknown utility {spec!r}; valid specs: {', '.join(VALID_SPECS)}"
+        )
+    param = None
+    if sep:
+        try:
+            param = float(raw_param)
+        except ValueError:
+            raise UtilitySpecError(
+                f"invalid utility spec {spec!r}: the parameter {raw_param.strip()!r} "
+                "is not a number"
+            ) from None
+        if not math.isfinite(param):
+            raise UtilitySpecError(
+                f"invalid utility spec {spec!r}: the parameter must be finite"
+            )
+    return _REGISTRY[name](param, spec)
