@@ -13,12 +13,13 @@ from rankreward.solver import solve_ranking
 
 
 def fit_free_rewards(table, prompt_utility, k=8, steps=3000, lr=0.05):
-    # Rewards are clip(theta, 0, 1) by projection after each step, which
-    # reaches the bounds exactly, as the solver's box does.
+    # Each reward is sigmoid(theta) with its own theta, as with the model's
+    # bounded head. Adam with gradient-norm clipping at 1 mirrors the
+    # Trainer's defaults; without the clipping, one reversed pair's slope of
+    # up to 1e12 fills Adam's second moment and stalls those rewards.
     num_prompts = len(prompt_utility)
     torch.manual_seed(0)
-    theta = torch.rand(num_prompts * k, dtype=torch.float64) * 0.2 + 0.4
-    theta = theta.requires_grad_(True)
+    theta = (0.1 * torch.randn(num_prompts * k, dtype=torch.float64)).requires_grad_()
     pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
     edges = torch.tensor(
         [[p * k + i, p * k + j] for p in range(num_prompts) for i, j in pairs]
@@ -27,16 +28,16 @@ def fit_free_rewards(table, prompt_utility, k=8, steps=3000, lr=0.05):
     weights = torch.ones(len(edges), dtype=torch.float64)
     loss_fn = RankingLoss(table)
     optimizer = torch.optim.Adam([theta], lr=lr)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
     for _ in range(steps):
         optimizer.zero_grad()
-        out = loss_fn(theta, edges, edge_prompt, weights, torch.tensor(prompt_utility))
+        rewards = torch.sigmoid(theta)
+        out = loss_fn(
+            rewards, edges, edge_prompt, weights, torch.tensor(prompt_utility)
+        )
         out.loss.mean().backward()
+        torch.nn.utils.clip_grad_norm_([theta], 1.0)
         optimizer.step()
-        schedule.step()
-        with torch.no_grad():
-            theta.clamp_(0.0, 1.0)
-    return theta.detach().numpy().reshape(num_prompts, k)
+    return torch.sigmoid(theta).detach().numpy().reshape(num_prompts, k)
 
 
 @pytest.mark.parametrize(

@@ -38,7 +38,13 @@ class RankingLoss(nn.Module):
     a prompt-aware run lists several and a fixed run lists one. The utility
     is applied per group of edges with a mask, never per edge in Python.
     Rewards are upcast to float32 before the differences are taken, so that
-    steep utilities such as ``-1/t`` stay finite under float16 and bfloat16.
+    steep utilities such as ``-1/t`` keep their range under bfloat16.
+
+    A reversed pair under ``log`` or ``-t^(-g)`` has a slope of up to 1e12
+    (the tangent continuation's). Train with gradient-norm clipping, as
+    ``transformers.Trainer`` does by default (``max_grad_norm=1``): without
+    it, one such gradient fills Adam's second moment and stalls training
+    for thousands of steps.
     """
 
     def __init__(self, utilities: Sequence[str | Utility]):
