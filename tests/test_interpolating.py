@@ -14,9 +14,9 @@ from rankreward.solver import solve_ranking
 
 def fit_free_rewards(table, prompt_utility, k=8, steps=3000, lr=0.05):
     # Each reward is sigmoid(theta) with its own theta, as with the model's
-    # bounded head. Adam with gradient-norm clipping at 1 mirrors the
-    # Trainer's defaults; without the clipping, one reversed pair's slope of
-    # up to 1e12 fills Adam's second moment and stalls those rewards.
+    # bounded head. Adam clips the gradient norm at 1, as the Trainer does by
+    # default. Without the clipping, one reversed pair's slope of up to 1e12
+    # fills Adam's second moment and stalls those rewards.
     num_prompts = len(prompt_utility)
     torch.manual_seed(0)
     theta = (0.1 * torch.randn(num_prompts * k, dtype=torch.float64)).requires_grad_()

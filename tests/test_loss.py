@@ -58,8 +58,8 @@ def test_edge_weights_count_repeats():
 
 
 def test_gradient_by_hand():
-    # Linear utility, prompt 0 alone: loss = -(3 r_a - r_c ... ) / 3, that is
-    # -((r_a - r_b) + (r_a - r_c) + (r_b - r_c)) / 3 = -(2 r_a - 2 r_c) / 3.
+    # Linear utility, prompt 0 alone:
+    # loss = -((r_a - r_b) + (r_a - r_c) + (r_b - r_c)) / 3 = -(2 r_a - 2 r_c) / 3.
     rewards, edges, edge_prompt, edge_weight = batch_two_prompts()
     rewards = rewards.clone().requires_grad_(True)
     out = RankingLoss(["linear"])(

@@ -71,7 +71,8 @@ def test_prediction_is_the_solver_optimum(finished):
     aware = report["runs"]["prompt-aware"]["kinds"]
     assert aware["closed"]["prediction"] == [0, 0, 0, 0, 1, 1, 1, 1]
     inverse = aware["open"]["prediction"]
-    assert inverse[0] == 0 and inverse[-1] == 1
+    assert inverse[0] == 0
+    assert inverse[-1] == 1
     assert inverse == sorted(inverse)
 
 
@@ -146,6 +147,15 @@ def test_cli_bad_settings_exit_2_with_one_line(argv, message, tmp_path, capsys):
     assert err.startswith("rankreward reproduce: error: ")
     assert re.search(message, err)
     assert "Traceback" not in err
+
+
+def test_cli_missing_model_exit_2(tmp_path, capsys):
+    missing = str(tmp_path / "no-such-model")
+    code = main(["reproduce", "--out", str(tmp_path / "out"), "--model", missing])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
+    assert f"model folder not found: '{missing}'" in err
 
 
 def test_paper_preset():

@@ -200,7 +200,7 @@ def test_random_acyclic_graphs_match_generic_optimizer(spec):
 @pytest.mark.parametrize("spec", ["logsigmoid:1", "logsigmoid:4"])
 def test_contradicting_edges_match_generic_optimizer(spec):
     # With cycles some edge must have a difference <= 0; log sigmoid is
-    # smooth there, so the answer does not depend on any continuation.
+    # smooth there, so the optimum does not depend on any continuation.
     rng = np.random.default_rng(11)
     for _ in range(6):
         n, edges, weights, W = random_graph(rng, allow_cycles=True)

@@ -100,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_reproduce(args) -> int:
+    from rankreward.model import ModelLoadError
     from rankreward.reproduce import run_reproduce
     from rankreward.reproduce_config import config_from_preset, option_fields
 
@@ -117,7 +118,16 @@ def _run_reproduce(args) -> int:
     if config.model is None or os.path.isdir(config.model):
         # Nothing leaves the machine unless the user names a hub model.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    report = run_reproduce(config, args.out)
+    try:
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as error:
+        raise CommandError(
+            f"cannot create output folder {args.out!r}: {error}"
+        ) from error
+    try:
+        report = run_reproduce(config, args.out)
+    except ModelLoadError as error:
+        raise CommandError(str(error)) from error
     for name, run in report["runs"].items():
         print(
             f"{name:14s} W1 {run['between_kind_w1']:.3f}"
@@ -132,11 +142,14 @@ def _run_reproduce(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Other libraries log at WARNING and above; rankreward's own progress
+    # lines at INFO.
     logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.INFO,
+        level=logging.DEBUG if args.debug else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+    logger.setLevel(logging.DEBUG if args.debug else logging.INFO)
     handlers = {"reproduce": _run_reproduce}
     try:
         return handlers[args.command](args)

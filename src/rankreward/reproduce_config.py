@@ -110,7 +110,7 @@ class ReproduceConfig:
 
 
 # The original scale: DeBERTa-v3-base, 8192 prompts, 1000 steps, learning rate
-# 1e-5, 8 prompts per step, 10% warm-up (Song et al., section 4). It needs a
+# 1e-5, 8 prompts per step, 10% warm-up (Song et al., arXiv:2305.17608). It needs a
 # network for the model and, in practice, a GPU.
 PRESETS: dict[str, dict] = {
     "default": {},

