@@ -100,3 +100,7 @@ def test_loss_matches_utility_value():
 def test_empty_utility_table_rejected():
     with pytest.raises(ValueError, match="at least one utility"):
         RankingLoss([])
+
+
+def test_single_spec_string_accepted():
+    assert RankingLoss("linear").utilities == RankingLoss(["linear"]).utilities

@@ -121,7 +121,7 @@ def test_cli_runs_end_to_end(tiny_model_dir, tmp_path, capsys):
             "--prompts-per-step",
             "4",
             "--runs",
-            "log",
+            "LOG",
         ]
     )
     assert code == 0
@@ -133,10 +133,16 @@ def test_cli_runs_end_to_end(tiny_model_dir, tmp_path, capsys):
     "argv, message",
     [
         (["--runs", "cubic"], "unknown run 'cubic'; valid runs: linear, log"),
-        (["--max-steps", "0"], "max_steps must be positive, got 0"),
-        (["--num-eval", "1"], "num_eval must be at least 2, got 1"),
-        (["--warmup-ratio", "1.5"], r"warmup_ratio must be in \[0, 1\), got 1.5"),
+        (["--runs", "log,log"], "run 'log' is listed twice"),
+        (["--max-steps", "0"], "--max-steps must be positive and finite, got 0"),
+        (["--learning-rate", "inf"], "--learning-rate must be positive and finite"),
+        (["--logit-scale", "nan"], "--logit-scale must be positive and finite"),
+        (["--num-eval", "1"], "--num-eval must be at least 2, got 1"),
+        (["--seed", "-1"], r"--seed must be in \[0, 2\*\*32\), got -1"),
+        (["--warmup-ratio", "1.5"], r"--warmup-ratio must be in \[0, 1\), got 1.5"),
         (["--length-scale", "0.05"], "makes two prefix lengths equal"),
+        (["--length-scale", "3"], "prefixes of 240 words, longer than the shortest"),
+        (["--num-train", "99999"], "the corpus gives .* passages of 40 words"),
     ],
 )
 def test_cli_bad_settings_exit_2_with_one_line(argv, message, tmp_path, capsys):
@@ -165,3 +171,158 @@ def test_paper_preset():
     assert config.max_steps == 1000
     assert config.learning_rate == 1e-5
     assert config_from_preset("paper", max_steps=5).max_steps == 5
+
+
+def test_saved_model_loads_with_reward_settings(finished):
+    from transformers import AutoModelForSequenceClassification
+
+    out, report = finished
+    folder = out / "runs" / "prompt-aware" / "model"
+    assert report["runs"]["prompt-aware"]["model_dir"] == str(folder)
+    assert (folder / "model.safetensors").is_file()
+    model = AutoModelForSequenceClassification.from_pretrained(folder)
+    assert model.config.num_labels == 1
+    settings = json.loads((folder / "rankreward.json").read_text())
+    assert settings["logit_scale"] == 4.0
+    assert settings["utilities"] == {"open": "inverse", "closed": "linear"}
+
+
+def test_report_names_order_and_prompts(finished):
+    out, report = finished
+    assert report["reward_order"].startswith("worst to best")
+    ids = [json.loads(line)["id"] for line in (out / "data" / "eval.jsonl").open()]
+    kinds = report["runs"]["linear"]["kinds"]
+    listed = kinds["open"]["prompt_ids"] + kinds["closed"]["prompt_ids"]
+    assert sorted(listed) == sorted(ids)
+
+
+def test_changed_settings_warn(tiny_model_dir, tmp_path, caplog):
+    run_reproduce(tiny_config(tiny_model_dir, runs=("linear",)), tmp_path)
+    with caplog.at_level("WARNING", logger="rankreward"):
+        run_reproduce(tiny_config(tiny_model_dir, runs=("linear",), seed=1), tmp_path)
+    assert "made with other settings (seed); training again" in caplog.text
+
+
+def run_cli(argv, capsys):
+    code = main(["reproduce", *argv])
+    return code, capsys.readouterr().err
+
+
+def test_cli_overlong_truncation_exit_2(tiny_model_dir, tmp_path, capsys):
+    argv = [
+        "--out",
+        str(tmp_path),
+        "--model",
+        tiny_model_dir,
+        "--num-layers",
+        "0",
+        "--num-train",
+        "8",
+        "--num-eval",
+        "4",
+        "--max-length",
+        "12",
+    ]
+    code, err = run_cli(argv, capsys)
+    assert code == 2
+    assert (
+        "identical after truncation to max_length=12 tokens; raise --max-length" in err
+    )
+
+
+def test_cli_max_length_beyond_positions_exit_2(tiny_model_dir, tmp_path, capsys):
+    argv = [
+        "--out",
+        str(tmp_path),
+        "--model",
+        tiny_model_dir,
+        "--num-layers",
+        "0",
+        "--num-train",
+        "8",
+        "--num-eval",
+        "4",
+        "--max-length",
+        "1000",
+    ]
+    code, err = run_cli(argv, capsys)
+    assert code == 2
+    assert "exceeds the 256 positions this model can encode" in err
+
+
+def test_cli_too_many_layers_exit_2(tiny_model_dir, tmp_path, capsys):
+    argv = [
+        "--out",
+        str(tmp_path),
+        "--model",
+        tiny_model_dir,
+        "--num-layers",
+        "7",
+        "--num-train",
+        "8",
+        "--num-eval",
+        "4",
+    ]
+    code, err = run_cli(argv, capsys)
+    assert code == 2
+    assert "--num-layers must be between 1 and 2 for this model, got 7" in err
+
+
+def test_cli_model_without_weights_exit_2(tiny_model_dir, tmp_path, capsys):
+    import shutil
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(f"{tiny_model_dir}/{name}", broken / name)
+    argv = [
+        "--out",
+        str(tmp_path / "out"),
+        "--model",
+        str(broken),
+        "--num-train",
+        "8",
+        "--num-eval",
+        "4",
+        "--num-layers",
+        "0",
+    ]
+    code, err = run_cli(argv, capsys)
+    assert code == 2
+    assert f"could not load model '{broken}'" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_cli_unwritable_output_exit_2(tiny_model_dir, tmp_path, capsys):
+    (tmp_path / "data").write_text("a file where a folder must go")
+    argv = [
+        "--out",
+        str(tmp_path),
+        "--model",
+        tiny_model_dir,
+        "--num-layers",
+        "0",
+        "--num-train",
+        "8",
+        "--num-eval",
+        "4",
+    ]
+    code, err = run_cli(argv, capsys)
+    assert code == 2
+    assert "cannot write the results to" in err
+
+
+def test_cli_debug_after_command_shows_traceback(tmp_path):
+    from rankreward.cli import CommandError
+
+    with pytest.raises(CommandError, match="--max-steps must be positive"):
+        main(["reproduce", "--out", str(tmp_path), "--max-steps", "0", "--debug"])
+
+
+def test_diverged_rewards_raise():
+    from rankreward.reproduce_summary import TrainingDivergedError, summarise_run
+
+    held_out = [{"id": "a", "kind": "open"}, {"id": "b", "kind": "closed"}]
+    rewards = [np.full(8, np.nan), np.linspace(1, 0, 8)]
+    with pytest.raises(TrainingDivergedError, match="lower --learning-rate"):
+        summarise_run("log", {"open": "log", "closed": "log"}, rewards, held_out, None)

@@ -235,3 +235,26 @@ def test_converged_solve_does_not_warn():
     with warnings.catch_warnings():
         warnings.simplefilter("error", SolverConvergenceWarning)
         solve_ranking("log", 8)
+
+
+def test_scaled_utility_has_same_optimum():
+    # t^g with a tiny g is 1 + g log t to first order, so it shares log's
+    # optimum; the residual must not call the start converged because the
+    # slopes are tiny.
+    tiny = solve_ranking("power:1e-12", 8)
+    assert tiny.iterations > 0
+    np.testing.assert_allclose(tiny.rewards, solve_ranking("log", 8).rewards, atol=1e-6)
+
+
+def test_steep_logsigmoid_spreads_evenly():
+    # At scale 1000 every slope is below 1e-40 at the optimum, which spreads
+    # the responses evenly to maximise the smallest gap.
+    result = solve_ranking("logsigmoid:1000", 8)
+    assert result.converged
+    np.testing.assert_allclose(result.rewards, np.linspace(1, 0, 8), atol=1e-6)
+
+
+def test_graph_without_edges():
+    result = solve_graph("log", 3, [])
+    assert result.converged
+    assert result.rewards.tolist() == [0.5, 0.5, 0.5]

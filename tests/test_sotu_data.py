@@ -6,6 +6,7 @@ from rankreward.sotu_data import (
     CLOSED_LENGTHS,
     OPEN_LENGTHS,
     build_sotu_rankings,
+    check_length_scale,
     read_jsonl,
     scaled_lengths,
     write_jsonl,
@@ -80,9 +81,33 @@ def test_scaled_lengths():
         scaled_lengths("closed", 0.05)
 
 
+def test_length_scale_must_fit_shortest_paragraph():
+    assert check_length_scale(1.25) == 100
+    with pytest.raises(ValueError, match="prefixes of 240 words, longer than"):
+        check_length_scale(3)
+
+
 def test_too_many_prompts_rejected():
-    with pytest.raises(ValueError, match="the corpus has .* paragraphs"):
+    with pytest.raises(ValueError, match="the corpus gives .* passages of 80 words"):
         build_sotu_rankings(100000, 64)
+
+
+def test_later_passages_fill_large_requests():
+    # The corpus has about 6,600 paragraphs of 100+ words; 8,192 prompts
+    # need later 80-word passages of the training paragraphs.
+    train, held = build_sotu_rankings(8192, 64, length_scale=1.0)
+    assert len(train) == 8192
+    offsets = [r["source"]["word_offset"] for r in train]
+    assert max(offsets) >= 80
+    assert all(offset % 80 == 0 for offset in offsets)
+    assert len({r["id"] for r in train + held}) == len(train) + len(held)
+    held_paragraphs = {(r["source"]["address"], r["source"]["paragraph"]) for r in held}
+    train_paragraphs = {
+        (r["source"]["address"], r["source"]["paragraph"]) for r in train
+    }
+    assert not held_paragraphs & train_paragraphs
+    later = next(r for r in train if r["source"]["word_offset"] > 0)
+    assert len(later["responses"][0].split()) == 80
 
 
 def test_jsonl_round_trip(tmp_path, split):

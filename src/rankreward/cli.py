@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 from dataclasses import MISSING
 
+from rankreward.reproduce_config import PRESETS
 from rankreward.utilities import UtilitySpecError
 
 logger = logging.getLogger("rankreward")
@@ -40,23 +42,32 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
             kind = float
         else:
             kind = str
+        if default is not None:
+            shown = ",".join(default) if f.name == "runs" else default
+            help_text = f"{help_text} (default: {shown})"
         # SUPPRESS leaves unset flags out, so a preset's values stay in force.
-        parser.add_argument(
-            flag,
-            type=kind,
-            default=argparse.SUPPRESS,
-            help=f"{help_text} (default: {_show(default, f.name)})",
-        )
+        parser.add_argument(flag, type=kind, default=argparse.SUPPRESS, help=help_text)
 
 
-def _show(default, name):
-    if name == "runs":
-        return ",".join(default)
-    return default
+def _flag_text(name: str, value) -> str:
+    flag = "--" + name.replace("_", "-")
+    if value is None:
+        return f"{flag} (all)" if name == "num_layers" else f"{flag} (the model's own)"
+    return f"{flag} {value}"
+
+
+def _flag_message(message: str) -> str:
+    """Name the command-line flag where a settings message starts with a field."""
+    from rankreward.reproduce_config import option_fields
+
+    for f in option_fields():
+        if re.match(rf"{f.name}(?=[ =])", message):
+            return "--" + f.name.replace("_", "-") + message[len(f.name) :]
+    return message
 
 
 def _comma_list(text: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in text.split(",") if part.strip())
+    return tuple(part.strip().lower() for part in text.split(",") if part.strip())
 
 
 def _boolean(text: str) -> bool:
@@ -90,10 +101,17 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument(
         "--preset",
         default="default",
-        choices=("default", "paper"),
-        help="'paper' selects the original scale: DeBERTa-v3-base "
-        "from the hub, 8192 prompts, 1000 steps (needs a network "
-        "and, in practice, a GPU)",
+        choices=tuple(PRESETS),
+        help="starting values of the settings below, which flags then override "
+        "(default: default). 'paper' is the original scale and needs a network "
+        "and, in practice, a GPU; it sets "
+        + ", ".join(_flag_text(k, v) for k, v in PRESETS["paper"].items()),
+    )
+    reproduce.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show tracebacks and debug logs",
     )
     _add_config_options(reproduce)
     return parser
@@ -101,8 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _run_reproduce(args) -> int:
     from rankreward.model import ModelLoadError
-    from rankreward.reproduce import run_reproduce
+    from rankreward.reproduce import ReproduceError, run_reproduce
     from rankreward.reproduce_config import config_from_preset, option_fields
+    from rankreward.reproduce_summary import TrainingDivergedError
 
     overrides = {
         f.name: getattr(args, f.name) for f in option_fields() if hasattr(args, f.name)
@@ -114,7 +133,7 @@ def _run_reproduce(args) -> int:
     try:
         config = config_from_preset(args.preset, **overrides)
     except (ValueError, UtilitySpecError) as error:
-        raise CommandError(str(error)) from error
+        raise CommandError(_flag_message(str(error))) from error
     if config.model is None or os.path.isdir(config.model):
         # Nothing leaves the machine unless the user names a hub model.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -126,8 +145,12 @@ def _run_reproduce(args) -> int:
         ) from error
     try:
         report = run_reproduce(config, args.out)
-    except ModelLoadError as error:
-        raise CommandError(str(error)) from error
+    except (ModelLoadError, ReproduceError, TrainingDivergedError) as error:
+        raise CommandError(_flag_message(str(error))) from error
+    except OSError as error:
+        raise CommandError(
+            f"cannot write the results to {args.out!r}: {error}"
+        ) from error
     for name, run in report["runs"].items():
         print(
             f"{name:14s} W1 {run['between_kind_w1']:.3f}"

@@ -49,6 +49,8 @@ class RankingLoss(nn.Module):
 
     def __init__(self, utilities: Sequence[str | Utility]):
         super().__init__()
+        if isinstance(utilities, (str, Utility)):
+            utilities = [utilities]
         if not utilities:
             raise ValueError("RankingLoss needs at least one utility")
         self.utilities = tuple(parse_utility(u) for u in utilities)

@@ -7,7 +7,9 @@ A ``logit_scale`` above 1 lets the reward reach 0 and 1 with a smaller logit.
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,32 +72,72 @@ def load_reward_model(
             name_or_path, trust_remote_code=trust_remote_code
         )
     except (OSError, ValueError) as error:
-        lines = str(error).strip().splitlines()
-        raise ModelLoadError(
-            f"could not load model {str(name_or_path)!r}: "
-            f"{lines[0] if lines else type(error).__name__} "
-            "(pass a local model folder, or a hub id with a network connection)"
+        raise _load_error(
+            name_or_path,
+            error,
+            " (pass a local model folder, or a hub id with a network connection)",
         ) from error
     config.num_labels = 1
     if num_layers is not None:
-        _set_num_layers(config, num_layers)
+        try:
+            _set_num_layers(config, num_layers)
+        except ValueError as error:
+            raise ModelLoadError(str(error)) from error
     if dropout is not None:
         for field in ("hidden_dropout_prob", "attention_probs_dropout_prob", "dropout"):
             if hasattr(config, field):
                 setattr(config, field, dropout)
-    tokenizer = AutoTokenizer.from_pretrained(
-        name_or_path, trust_remote_code=trust_remote_code
-    )
-    model = _quiet_from_pretrained(
-        AutoModelForSequenceClassification,
-        name_or_path,
-        config=config,
-        use_safetensors=Path(name_or_path).is_dir() or None,
-        trust_remote_code=trust_remote_code,
-    )
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(
+            name_or_path, trust_remote_code=trust_remote_code
+        )
+        model = _quiet_from_pretrained(
+            AutoModelForSequenceClassification,
+            name_or_path,
+            config=config,
+            use_safetensors=Path(name_or_path).is_dir() or None,
+            trust_remote_code=trust_remote_code,
+        )
+    except (OSError, ValueError) as error:
+        raise _load_error(name_or_path, error, "") from error
     if model.config.pad_token_id is None and tokenizer.pad_token_id is not None:
         model.config.pad_token_id = tokenizer.pad_token_id
     return model, tokenizer
+
+
+def _load_error(name_or_path, error: Exception, hint: str) -> ModelLoadError:
+    # The first line of the library's message, which names what is missing.
+    lines = str(error).strip().splitlines()
+    reason = lines[0] if lines else type(error).__name__
+    return ModelLoadError(f"could not load model {str(name_or_path)!r}: {reason}{hint}")
+
+
+REWARD_SETTINGS_FILE = "rankreward.json"
+
+
+def save_reward_model(model, tokenizer, head: RewardHead, folder, *, utilities) -> None:
+    """Save a model that ``from_pretrained`` loads, with its reward settings.
+
+    Weights go to safetensors. ``rankreward.json`` records how a logit
+    becomes a reward and the utilities trained with, so that scoring can
+    read rewards the same way. The folder appears whole or not at all: it
+    is written under a temporary name, then renamed.
+    """
+    folder = Path(folder)
+    tmp = folder.with_name(folder.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    settings = {
+        "reward": "sigmoid(logit_scale * logit)",
+        "logit_scale": head.logit_scale,
+        "utilities": utilities,
+    }
+    (tmp / REWARD_SETTINGS_FILE).write_text(json.dumps(settings, indent=1) + "\n")
+    if folder.exists():
+        shutil.rmtree(folder)
+    os.replace(tmp, folder)
 
 
 def _set_num_layers(config, num_layers: int) -> None:

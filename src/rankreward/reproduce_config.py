@@ -6,9 +6,10 @@ here is the only description of each option.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields, replace
 
-from rankreward.sotu_data import scaled_lengths
+from rankreward.sotu_data import check_length_scale
 from rankreward.utilities import parse_utility
 
 # The five runs of the reference experiment. A run maps each prompt kind to
@@ -35,13 +36,11 @@ class ReproduceConfig:
     )
     num_layers: int | None = field(
         default=2,
-        metadata={
-            "help": "keep only the first N encoder layers (default 2; 0 keeps all)"
-        },
+        metadata={"help": "keep only the first N encoder layers; 0 keeps all"},
     )
     dropout: float | None = field(
         default=0.0,
-        metadata={"help": "hidden and attention dropout (-1 keeps the model's own)"},
+        metadata={"help": "hidden and attention dropout; -1 keeps the model's own"},
     )
     num_train: int = field(
         default=2400, metadata={"help": "training prompts (each ranks 8 responses)"}
@@ -71,6 +70,13 @@ class ReproduceConfig:
     seed: int = field(
         default=0, metadata={"help": "seed of data, initialisation and order"}
     )
+    save_models: bool = field(
+        default=True,
+        metadata={
+            "help": "save each run's trained model (safetensors), tokenizer and "
+            "reward settings in OUT/runs/NAME/model"
+        },
+    )
     runs: tuple[str, ...] = field(
         default=tuple(STANDARD_RUNS),
         metadata={"help": "comma-separated runs, from: " + ", ".join(STANDARD_RUNS)},
@@ -91,17 +97,20 @@ class ReproduceConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.num_layers is not None and self.num_layers < 1:
             raise ValueError(f"num_layers must be at least 1, got {self.num_layers}")
-        unknown = [r for r in self.runs if r not in STANDARD_RUNS]
-        if unknown or not self.runs:
-            raise ValueError(
-                f"unknown run {unknown[0] if unknown else '(none given)'!r}; "
-                f"valid runs: {', '.join(STANDARD_RUNS)}"
-            )
+        if not 0 <= self.seed < 2**32:
+            raise ValueError(f"seed must be in [0, 2**32), got {self.seed}")
+        if not self.runs:
+            raise ValueError(f"runs is empty; valid runs: {', '.join(STANDARD_RUNS)}")
         for run in self.runs:
+            if run not in STANDARD_RUNS:
+                raise ValueError(
+                    f"unknown run {run!r}; valid runs: {', '.join(STANDARD_RUNS)}"
+                )
+            if self.runs.count(run) > 1:
+                raise ValueError(f"run {run!r} is listed twice; list each run once")
             for spec in STANDARD_RUNS[run].values():
                 parse_utility(spec)
-        for kind in ("open", "closed"):
-            scaled_lengths(kind, self.length_scale)
+        check_length_scale(self.length_scale)
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -146,5 +155,5 @@ def option_fields():
 def _check_positive(config, names) -> None:
     for name in names:
         value = getattr(config, name)
-        if not value > 0:
-            raise ValueError(f"{name} must be positive, got {value!r}")
+        if not (value > 0 and math.isfinite(value)):
+            raise ValueError(f"{name} must be positive and finite, got {value!r}")

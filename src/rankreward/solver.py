@@ -42,8 +42,8 @@ class SolverResult:
     ``rewards`` are in the order of the responses given (best first for a
     full ranking). ``residual`` is the largest entry of the projected gradient
     ``|r - clip(r + grad f(r) / s, 0, 1)|``, zero exactly at a KKT point, where
-    ``s`` is the largest sum of absolute slope terms of one response (at least
-    1), so the residual is free of f's units.
+    ``s`` is the largest sum of absolute slope terms of one response, so the
+    residual is free of f's units.
     """
 
     rewards: np.ndarray
@@ -168,19 +168,26 @@ def _maximize(problem, x, *, tol: float = 1e-10, max_iterations: int = 200):
 
 
 def _newton_direction(hessian: np.ndarray, grad: np.ndarray) -> np.ndarray:
-    # Solve (-H + ridge I) d = grad; -H is positive semidefinite. The ridge is
-    # tiny against the Hessian's scale, so the step stays Newton's where H is
-    # definite. Along a null direction (a common shift, or every direction
-    # for the linear utility) it becomes a very long gradient step, which the
+    # Solve (-H) d = grad with -H positive semidefinite, after scaling rows
+    # and columns by the square root of -H's diagonal: entries range from
+    # about 1 to 1e22 where the optimum crowds its ends, and the scaling
+    # makes one small ridge fit every variable. Along a null direction (a
+    # common shift, or every direction of the linear utility, whose Hessian
+    # is zero) the ridge gives a very long gradient step, which the
     # projection onto the box turns into a move to the bounds.
     neg = -hessian
-    scale = max(float(np.max(np.abs(np.diag(neg)), initial=0.0)), 1.0)
-    ridge = 1e-12 * scale
-    system = neg + ridge * np.eye(len(grad))
+    diagonal = np.diag(neg).copy()
+    diagonal[diagonal <= 0.0] = 1.0
+    root = np.sqrt(diagonal)
+    system = neg / root[:, None] / root[None, :]
+    system[np.diag_indices_from(system)] += 1e-12
     try:
-        return scipy.linalg.solve(system, grad, assume_a="pos", check_finite=False)
+        scaled = scipy.linalg.solve(
+            system, grad / root, assume_a="pos", check_finite=False
+        )
     except np.linalg.LinAlgError:
-        return np.linalg.lstsq(system, grad, rcond=None)[0]
+        scaled = np.linalg.lstsq(system, grad / root, rcond=None)[0]
+    return scaled / root
 
 
 def _projected_search(problem, x, objective, grad, scale, step):

@@ -6,8 +6,10 @@ Hessian and the gradient's scale, and ``rewards(x)``, which maps variables
 back to one reward per response.
 
 The scale is the largest sum of absolute slope terms that one gradient entry
-adds up (at least 1). Rounding errors in the gradient are a few ulps of it,
-so the solver's residual is measured against it.
+adds up. Rounding errors in the gradient are a few ulps of it, so the
+solver's residual is measured against it, which also makes the residual
+independent of the utility's units (``1e-12 log t`` has the optimum of
+``log t``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from rankreward.utilities import InversePower, Log, Power, Utility
 
 # Rows of the n x n pair matrices evaluated at once: bounds memory at large n.
 ROW_BLOCK = 512
+# The scale of a gradient whose slopes are all zero, to avoid dividing by 0.
+TINY_SCALE = 1e-300
 
 
 class DenseGraphProblem:
@@ -40,8 +44,9 @@ class DenseGraphProblem:
         # Ordered by net wins and spread over [0, 1].
         net = self.W.sum(axis=1) - self.W.sum(axis=0)
         spread = np.ptp(net)
-        r = 0.5 + (0.5 * (net - net.mean()) / spread if spread > 0 else 0.0)
-        return np.clip(r, 0.0, 1.0)
+        if spread == 0:
+            return np.full(self.size, 0.5)
+        return np.clip(0.5 + 0.5 * (net - net.mean()) / spread, 0.0, 1.0)
 
     def rewards(self, x: np.ndarray) -> np.ndarray:
         return x
@@ -61,7 +66,8 @@ class DenseGraphProblem:
         # d f / d r_k: +U' on edges out of k, -U' on edges into k.
         grad = slope.sum(axis=1) - slope.sum(axis=0)
         scale = max(
-            1.0, float(np.max(slope.sum(axis=1) + slope.sum(axis=0), initial=0.0))
+            TINY_SCALE,
+            float(np.max(slope.sum(axis=1) + slope.sum(axis=0), initial=0.0)),
         )
         sym = curv + curv.T
         hessian = np.diag(sym.sum(axis=1)) - sym
@@ -73,74 +79,87 @@ class SymmetricRankingProblem:
 
     The problem is unchanged by ``r -> 1 - reversed(r)``, and it is concave,
     so averaging any optimum with its mirror image gives an optimum with
-    ``r_k + r_(n-1-k) = 1``. The variables are the m = floor(n/2) best
-    rewards, in [1/2, 1]. For odd n the middle reward is 1/2. Each
-    evaluation touches the m x n pairs of the better half, in row blocks.
+    ``r_k + r_(n-1-k) = 1``. The variables are ``y_k = 1 - r_k`` for the
+    m = floor(n/2) best responses, in [0, 1/2]; for odd n the middle reward
+    is 1/2. Working with distances from the bound keeps full relative
+    precision where the optimum crowds its ends: near the top, differences
+    are ``y_j - y_k`` of small numbers, not ``r_k - r_j`` of numbers near 1.
+    Each evaluation touches the m x n pairs of the better half, in row blocks.
     """
 
     def __init__(self, utility: Utility, n: int):
         self.utility = utility
         self.n = n
         self.size = n // 2
-        self.lower = np.full(self.size, 0.5)
-        self.upper = np.ones(self.size)
+        self.lower = np.zeros(self.size)
+        self.upper = np.full(self.size, 0.5)
 
     def start(self) -> np.ndarray:
         return _start_from_limit(self.utility, self.n)[: self.size]
 
-    def rewards(self, x: np.ndarray) -> np.ndarray:
+    def rewards(self, y: np.ndarray) -> np.ndarray:
         middle = [0.5] if self.n % 2 else []
-        return np.concatenate([x, middle, 1.0 - x[::-1]])
+        return np.concatenate([1.0 - y, middle, y[::-1]])
 
-    def _blocks(self, r: np.ndarray):
-        # Yield (rows, d, above) for row blocks of the better half: d[k, j] is
-        # the difference along the edge between k and j (better minus worse),
-        # and above marks the pairs with j > k.
-        columns = np.arange(self.n)
-        for start in range(0, self.size, ROW_BLOCK):
-            rows = np.arange(start, min(start + ROW_BLOCK, self.size))
-            diff = r[rows, None] - r[None, :]  # (B, n)
-            above = columns[None, :] > rows[:, None]  # (B, n)
-            yield rows, np.where(above, diff, -diff), above
+    def _blocks(self, y: np.ndarray):
+        # Yield (rows, d) for row blocks of the better half, where d[k, j] is
+        # the difference along the edge between k and j (better minus worse).
+        # Columns: the better half (j < m), the middle (odd n), the worse
+        # half, whose reward r_j = y_(n-1-j) comes from the mirror variable.
+        n, m = self.n, self.size
+        mirrored = y[::-1]  # rewards of the worse half, in column order
+        for start in range(0, m, ROW_BLOCK):
+            rows = np.arange(start, min(start + ROW_BLOCK, m))
+            yk = y[rows, None]
+            top = y[None, :] - yk  # r_k - r_j for j in the better half
+            top = np.where(np.arange(m)[None, :] > rows[:, None], top, -top)
+            parts = [top]
+            if n % 2:
+                parts.append(0.5 - yk)
+            parts.append(1.0 - yk - mirrored[None, :])
+            yield rows, np.concatenate(parts, axis=1)  # (B, n)
 
-    def objective(self, x: np.ndarray) -> float:
+    def objective(self, y: np.ndarray) -> float:
         # Pairs (k, j > k) from better-half rows, plus their mirror images
         # among the worse half: pairs inside the better half and pairs with
         # the middle response occur twice.
-        r = self.rewards(x)
         m = self.size
         total = 0.0
-        for _, d, above in self._blocks(r):
+        for rows, d in self._blocks(y):
             value = self.utility.value(d)
-            total += float(np.sum(value[above]))
-            inside = above[:, :m]
-            total += float(np.sum(value[:, :m][inside]))
+            inside = np.arange(m)[None, :] > rows[:, None]
+            total += 2.0 * float(np.sum(value[:, :m][inside]))
+            total += float(np.sum(value[:, m:]))
             if self.n % 2:
                 total += float(np.sum(value[:, m]))
         return total
 
-    def derivatives(self, x: np.ndarray):
-        r = self.rewards(x)
+    def derivatives(self, y: np.ndarray):
         n, m = self.n, self.size
         grad = np.zeros(m)
         hessian = np.zeros((m, m))
-        scale = 1.0
+        scale = TINY_SCALE
         mirror = n - 1 - np.arange(m)  # columns of the worse half, mirrored
-        for rows, d, above in self._blocks(r):
-            off_diagonal = rows[:, None] != np.arange(n)[None, :]
-            slope = np.where(off_diagonal, self.utility.slope(d), 0.0)  # (B, n)
-            curv = np.where(off_diagonal, self.utility.curvature(d), 0.0)  # (B, n)
+        for rows, d in self._blocks(y):
+            local = np.arange(len(rows))
+            slope = self.utility.slope(d)  # (B, n)
+            curv = self.utility.curvature(d)  # (B, n)
+            slope[local, rows] = 0.0  # no pair of a response with itself
+            curv[local, rows] = 0.0
+            above = np.arange(n)[None, :] > rows[:, None]
             sign = np.where(above, 1.0, -1.0)
 
-            # Full gradient entry k: +U' towards worse, -U' towards better.
-            # Its mirror entry is its negative, so the reduced one is twice it.
-            grad[rows] = 2.0 * np.sum(sign * slope, axis=1)
+            # In r: entry k gains +U' towards worse responses and -U' towards
+            # better ones, and its mirror entry is its negative, so the
+            # reduced gradient is twice it. In y = 1 - r the sign flips.
+            grad[rows] = -2.0 * np.sum(sign * slope, axis=1)
             scale = max(scale, 2.0 * float(np.max(np.sum(slope, axis=1))))
 
             # Full Hessian rows: -C off the diagonal, the row sum of C on it.
-            # Reduced: 2 (H[k, l] - H[k, n-1-l]) for l in the better half.
+            # Reduced: 2 (H[k, l] - H[k, n-1-l]) for l in the better half,
+            # and the same in y, where both signs flip.
             full = -curv
-            full[np.arange(len(rows)), rows] = np.sum(curv, axis=1)
+            full[local, rows] = np.sum(curv, axis=1)
             hessian[rows] = 2.0 * (full[:, :m] - full[:, mirror])
         return grad, hessian, scale
 
@@ -148,7 +167,9 @@ class SymmetricRankingProblem:
 def _start_from_limit(utility: Utility, n: int) -> np.ndarray:
     # Quantiles of the large-n law put a start close to the optimum, so the
     # Newton iterations are few even at large n; otherwise an even spread.
-    positions = 1.0 - (np.arange(n) + 0.5) / n  # best first
+    # Returns y = 1 - r, best first, computed as lower quantiles so that the
+    # smallest distances keep their precision.
+    positions = (np.arange(n) + 0.5) / n
     law = None
     if isinstance(utility, Log):
         law = stats.beta(0.5, 0.5)
@@ -158,7 +179,6 @@ def _start_from_limit(utility: Utility, n: int) -> np.ndarray:
     elif isinstance(utility, InversePower) and utility.exponent < 1.0:
         a = (1.0 + utility.exponent) / 2.0
         law = stats.beta(a, a)
-    r = law.ppf(positions) if law is not None else positions.copy()
-    # The ends of a strictly concave optimum are exactly 1 and 0.
-    r[0], r[-1] = 1.0, 0.0
-    return np.clip(r, 0.0, 1.0)
+    y = law.ppf(positions) if law is not None else positions.copy()
+    y[0] = 0.0  # the best response of any optimum gets exactly 1
+    return np.clip(y, 0.0, 1.0)
