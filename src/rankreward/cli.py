@@ -9,6 +9,7 @@ import re
 import sys
 from dataclasses import MISSING
 
+from rankreward.cli_solver import add_solver_commands
 from rankreward.reproduce_config import PRESETS
 from rankreward.utilities import UtilitySpecError
 
@@ -114,6 +115,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="show tracebacks and debug logs",
     )
     _add_config_options(reproduce)
+    reproduce.set_defaults(handler=_run_reproduce)
+
+    add_solver_commands(commands, CommandError)
+    for command in commands.choices.values():
+        if command is not reproduce:
+            command.add_argument(
+                "--debug",
+                action="store_true",
+                default=argparse.SUPPRESS,
+                help="show tracebacks and debug logs",
+            )
     return parser
 
 
@@ -173,9 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         datefmt="%H:%M:%S",
     )
     logger.setLevel(logging.DEBUG if args.debug else logging.INFO)
-    handlers = {"reproduce": _run_reproduce}
     try:
-        return handlers[args.command](args)
+        return args.handler(args)
     except CommandError as error:
         if args.debug:
             raise
@@ -184,6 +195,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"rankreward {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of stdout (head, say) has gone; exit quietly like other tools.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -85,3 +85,67 @@ def _plot_predictions(ax, predictions: Mapping[str, np.ndarray]) -> bool:
             label=f"solver ({group})",
         )
     return True
+
+
+def plot_against_limit(rewards, law, path: str | os.PathLike, title: str) -> None:
+    """Draw rewards (or none) against a limit law: density and CDF, as PNG.
+
+    ``rewards`` may be None to draw the law alone. The left panel is a
+    histogram against the density for a continuous law, or the masses for
+    a discrete one; the right panel is the empirical CDF against the law's.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8.0, 3.4))
+    grid = np.linspace(0.0, 1.0, 801)
+    discrete = law.family in ("two-point", "empirical")
+    if rewards is not None:
+        left.hist(
+            rewards,
+            bins=min(50, max(5, len(rewards) // 10)),
+            range=(0, 1),
+            density=True,
+            color="tab:blue",
+            alpha=0.5,
+            label=f"optimum, n={len(rewards)}",
+        )
+        ordered = np.sort(rewards)
+        right.step(
+            ordered,
+            np.arange(1, len(ordered) + 1) / len(ordered),
+            where="post",
+            color="tab:blue",
+            label=f"optimum, n={len(rewards)}",
+        )
+    if discrete:
+        points = np.asarray(law.distribution.xk)  # the atoms of an rv_discrete
+        left.vlines(
+            points,
+            0,
+            law.distribution.pmf(points),
+            color="black",
+            label=f"limit: {law.describe()}",
+        )
+    else:
+        left.plot(
+            grid[1:-1],
+            law.distribution.pdf(grid[1:-1]),
+            "k--",
+            label=f"limit: {law.describe()}",
+        )
+    right.plot(grid, law.distribution.cdf(grid), "k--", label="limit")
+    left.set_xlabel("reward")
+    left.set_ylabel("density" if not discrete else "mass")
+    right.set_xlabel("reward")
+    right.set_ylabel("cumulative share")
+    left.legend(fontsize=7)
+    right.legend(fontsize=7, loc="upper left")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    tmp = f"{os.fspath(path)}.tmp.png"
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    os.replace(tmp, path)

@@ -1,0 +1,143 @@
+"""The ``solve`` and ``limit`` commands: optimal rewards and their large-n law."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+import numpy as np
+
+from rankreward.limits import limit_law
+from rankreward.utilities import UtilitySpecError, parse_utility
+
+QUANTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def add_solver_commands(commands, error_type) -> None:
+    """Add ``solve`` and ``limit`` to the CLI's subcommands."""
+    solve = commands.add_parser(
+        "solve",
+        help="print the optimal rewards of a full ranking or a preference graph",
+        description="Maximise sum over edges (i, j) of U(r_i - r_j) over rewards in "
+        "[0, 1]: the rewards every prompt with this comparison structure gets once "
+        "a reward model fits its training set.",
+    )
+    solve.add_argument("--utility", required=True, help="utility spec, such as log")
+    source = solve.add_mutually_exclusive_group(required=True)
+    source.add_argument("--n", type=int, help="responses in one full ranking")
+    source.add_argument(
+        "--graph",
+        help="JSON file {'n': N, 'edges': [[better, worse], ...]} (0-based), or one "
+        "ranking record with responses and optional ranks or scores",
+    )
+    solve.add_argument("--json", action="store_true", help="print JSON")
+    solve.add_argument("--plot", help="PNG file: the rewards against the limit law")
+    solve.set_defaults(handler=lambda args: _run_solve(args, error_type))
+
+    limit = commands.add_parser(
+        "limit",
+        help="print the large-n law of a full ranking's optimal rewards",
+        description="The law on [0, 1] that the optimal rewards of a full ranking "
+        "of n responses approach as n grows: a closed form where one is known, "
+        "else the solver's optimum at a large n.",
+    )
+    limit.add_argument("--utility", required=True, help="utility spec, such as log")
+    limit.add_argument("--json", action="store_true", help="print JSON")
+    limit.add_argument("--plot", help="PNG file: the law's density and CDF")
+    limit.set_defaults(handler=lambda args: _run_limit(args, error_type))
+
+
+def _utility(spec, error_type):
+    try:
+        return parse_utility(spec)
+    except UtilitySpecError as error:
+        raise error_type(str(error)) from error
+
+
+def _run_solve(args: argparse.Namespace, error_type) -> int:
+    from rankreward.graph_file import GraphFileError, read_graph_file
+    from rankreward.solver import solve_graph, solve_ranking
+
+    utility = _utility(args.utility, error_type)
+    if args.graph is not None:
+        try:
+            graph = read_graph_file(args.graph)
+        except GraphFileError as error:
+            raise error_type(str(error)) from error
+        result = solve_graph(utility, graph.n, graph.edges, graph.weights)
+        n = graph.n
+    else:
+        if args.n < 2:
+            raise error_type(f"--n must be at least 2, got {args.n}")
+        result = solve_ranking(utility, args.n)
+        n = args.n
+
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "utility": utility.spec,
+                    "n": n,
+                    "rewards": [float(r) for r in result.rewards],
+                    "objective": result.objective,
+                    "converged": result.converged,
+                    "iterations": result.iterations,
+                    "residual": result.residual,
+                }
+            )
+        )
+    else:
+        order = "best first" if args.graph is None else "in the order of the responses"
+        print(
+            f"utility {utility.spec}, n={n}: objective {result.objective:.10g}, "
+            f"converged {result.converged} after {result.iterations} iterations, "
+            f"residual {result.residual:.2g}"
+        )
+        print(f"rewards ({order}):")
+        print(" ".join(f"{r:.6f}" for r in result.rewards))
+    if args.plot:
+        _plot(
+            result.rewards,
+            utility,
+            args.plot,
+            f"optimal rewards, {utility.spec}, n={n}",
+        )
+    return 0
+
+
+def _run_limit(args: argparse.Namespace, error_type) -> int:
+    utility = _utility(args.utility, error_type)
+    law = limit_law(utility)
+    dist = law.distribution
+    summary = {
+        "utility": utility.spec,
+        "family": law.family,
+        "parameters": law.parameters,
+        "numerical": law.numerical,
+        "mean": float(dist.mean()),
+        "variance": float(dist.var()),
+        "quantiles": {f"{q:g}": float(dist.ppf(q)) for q in QUANTILES},
+    }
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"utility {utility.spec}: {law.describe()}")
+        print(f"mean {summary['mean']:.6f}, variance {summary['variance']:.6f}")
+        print(
+            "quantiles: "
+            + ", ".join(f"{q}: {v:.6f}" for q, v in summary["quantiles"].items())
+        )
+    if args.plot:
+        _plot(None, utility, args.plot, f"limit law of {utility.spec}")
+    return 0
+
+
+def _plot(rewards, utility, path, title) -> None:
+    from rankreward.plots import plot_against_limit
+
+    law = limit_law(utility)
+    values = None if rewards is None else np.asarray(rewards, dtype=float)
+    if values is not None and not all(math.isfinite(v) for v in values):
+        values = values[np.isfinite(values)]
+    plot_against_limit(values, law, path, title)

@@ -1,0 +1,163 @@
+import json
+
+import numpy as np
+import pytest
+
+from rankreward.cli import main
+from rankreward.solver import solve_graph, solve_ranking
+
+
+def run(argv, capsys):
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_solve_full_ranking_json(capsys):
+    code, out, _ = run(["solve", "--utility", "log", "--n", "8", "--json"], capsys)
+    data = json.loads(out)
+    assert code == 0
+    assert data["utility"] == "log"
+    assert data["converged"] is True
+    assert data["residual"] <= 1e-10
+    np.testing.assert_allclose(data["rewards"], solve_ranking("log", 8).rewards)
+
+
+def test_solve_text_lists_rewards_best_first(capsys):
+    code, out, _ = run(["solve", "--utility", "linear", "--n", "4"], capsys)
+    assert code == 0
+    assert "rewards (best first):" in out
+    assert out.strip().splitlines()[-1] == "1.000000 1.000000 0.000000 0.000000"
+
+
+def test_solve_edge_graph_file(tmp_path, capsys):
+    # A chain 0 > 1 > 2 and an edge 0 > 2 repeated twice.
+    path = tmp_path / "graph.json"
+    path.write_text(
+        json.dumps({"n": 3, "edges": [[0, 1], [1, 2], [0, 2]], "weights": [1, 1, 2]})
+    )
+    code, out, _ = run(
+        ["solve", "--utility", "inverse", "--graph", str(path), "--json"], capsys
+    )
+    expected = solve_graph("inverse", 3, [(0, 1), (1, 2), (0, 2)], [1, 1, 2]).rewards
+    assert code == 0
+    np.testing.assert_allclose(json.loads(out)["rewards"], expected)
+
+
+def test_solve_scores_record_with_ties(tmp_path, capsys):
+    # Scores 3, 1, 3: responses 0 and 2 tie (no edge) and both beat response 1.
+    path = tmp_path / "record.jsonl"
+    path.write_text(
+        json.dumps({"prompt": "p", "responses": ["a", "b", "c"], "scores": [3, 1, 3]})
+        + "\n"
+    )
+    code, out, _ = run(
+        ["solve", "--utility", "log", "--graph", str(path), "--json"], capsys
+    )
+    rewards = json.loads(out)["rewards"]
+    assert code == 0
+    assert rewards == pytest.approx([1.0, 0.0, 1.0])
+
+
+def test_solve_ranks_record(tmp_path, capsys):
+    path = tmp_path / "record.json"
+    path.write_text(
+        json.dumps({"prompt": "p", "responses": ["a", "b", "c"], "ranks": [3, 1, 2]})
+    )
+    code, out, _ = run(
+        ["solve", "--utility", "log", "--graph", str(path), "--json"], capsys
+    )
+    assert code == 0
+    assert json.loads(out)["rewards"] == pytest.approx([0.0, 1.0, 0.5])
+
+
+def test_limit_json(capsys):
+    code, out, _ = run(["limit", "--utility", "log", "--json"], capsys)
+    data = json.loads(out)
+    assert code == 0
+    assert data["family"] == "beta"
+    assert data["parameters"] == {"a": 0.5, "b": 0.5}
+    assert data["variance"] == pytest.approx(0.125)
+    # The arcsine law's quantile is sin^2(pi q / 2).
+    assert data["quantiles"]["0.1"] == pytest.approx(np.sin(np.pi * 0.05) ** 2)
+
+
+def test_plots_are_written(tmp_path, capsys):
+    for argv in (
+        ["solve", "--utility", "log", "--n", "50"],
+        ["limit", "--utility", "linear"],
+        ["limit", "--utility", "inverse"],
+    ):
+        path = tmp_path / f"{argv[0]}-{argv[2]}.png"
+        code, _, _ = run([*argv, "--plot", str(path)], capsys)
+        assert code == 0
+        assert path.stat().st_size > 10_000
+
+
+def write(tmp_path, text, name="g.json"):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+BAD_GRAPHS = [
+    (
+        '{"n": 3, "edges": [[0, 3]]}',
+        r"edges\[0\] = \[0, 3\] names response 3, but "
+        r"indices are 0-based and n=3; use 0..2",
+    ),
+    ('{"n": 3, "edges": [[1, 1]]}', r"edges\[0\] = \[1, 1\] is a self loop"),
+    ('{"n": 1, "edges": []}', r"field 'n' must be an integer of at least 2, got 1"),
+    ('{"edges": [[0, 1]]}', r"field 'n' is missing"),
+    ('{"n": 3, "edges": [[0, 1.5]]}', r"edges\[0\] must hold two integer indices"),
+    ('{"n": 3, "edges": [[0]]}', r"edges\[0\] must be a \[better, worse\] pair"),
+    ('{"n": 3, "edges": [[0, 1]], "weights": [-1]}', r"weights\[0\] must be a finite"),
+    ('{"n": 3, "edges": [[0, 1]', r"line 1, column \d+: invalid JSON"),
+    ("", r"the file is empty"),
+    ("[1, 2]", r"expected a JSON object, found list"),
+    ('{"prompt": "p"}', r"expected an object with 'n' and 'edges'"),
+    ('{"responses": ["a"]}', r"must list at least 2 responses"),
+    ('{"responses": ["a", "b"], "scores": [1, NaN]}', r"scores\[1\] must be a finite"),
+    ('{"responses": ["a", "b"], "ranks": [1, 1.5]}', r"ranks\[1\] must be an integer"),
+    ('{"responses": ["a", "b"], "ranks": [1]}', r"must list one value per response"),
+    ('{"responses": ["a", "b"]}\n{"responses": ["c", "d"]}', r"found 2 lines"),
+]
+
+
+@pytest.mark.parametrize("text, message", BAD_GRAPHS)
+def test_bad_graph_files_exit_2_with_one_line(text, message, tmp_path, capsys):
+    import re
+
+    path = write(tmp_path, text)
+    code, out, err = run(["solve", "--utility", "log", "--graph", path], capsys)
+    assert code == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert err.startswith(f"rankreward solve: error: {path}")
+    assert re.search(message, err)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["solve", "--utility", "cubic", "--n", "5"], "unknown utility 'cubic'"),
+        (
+            ["solve", "--utility", "power:2", "--n", "5"],
+            "must satisfy 0 < G < 1, got 2",
+        ),
+        (["solve", "--utility", "log", "--n", "1"], "--n must be at least 2, got 1"),
+        (["limit", "--utility", "inverse-power:0"], "must satisfy G > 0"),
+    ],
+)
+def test_bad_arguments_exit_2(argv, message, capsys):
+    code, _, err = run(argv, capsys)
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_missing_graph_file_exit_2(tmp_path, capsys):
+    path = str(tmp_path / "nothing.json")
+    code, _, err = run(["solve", "--utility", "log", "--graph", path], capsys)
+    assert code == 2
+    assert f"{path}: cannot read the file" in err
