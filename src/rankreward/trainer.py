@@ -64,14 +64,15 @@ class RankingTrainer(Trainer):
             return loss, {"rewards": rewards, "loss_per_prompt": out.loss}
         return loss
 
-    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+    def log(self, logs: dict[str, float], *args, **kwargs) -> None:
+        # The extra arguments (start_time since transformers 4.47) pass through.
         # Merge the batch metrics gathered since the last log into this entry.
         if self._metric_count and "loss" in logs:
             for name, total in self._metric_sums.items():
                 logs[name] = round(total / self._metric_count, 4)
             self._metric_sums.clear()
             self._metric_count = 0
-        super().log(logs, start_time)
+        super().log(logs, *args, **kwargs)
 
 
 def ranking_training_arguments(**overrides):
