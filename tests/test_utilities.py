@@ -147,3 +147,12 @@ def test_spec_builds_the_right_class():
 def test_bad_specs_raise_clear_errors(spec, message):
     with pytest.raises(UtilitySpecError, match=message):
         parse_utility(spec)
+
+
+@pytest.mark.parametrize("spec", [*ALL_SPECS, "power:0.2", "inverse-power:2"])
+def test_slope_and_curvature_match_separate(spec):
+    utility = parse_utility(spec)
+    t = np.array([-0.5, -1e-9, 0.0, 1e-13, 1e-7, 0.01, 0.3, 1.0])
+    slope, curvature = utility.slope_and_curvature(t)
+    np.testing.assert_allclose(slope, utility.slope(t), rtol=1e-12)
+    np.testing.assert_allclose(curvature, utility.curvature(t), rtol=1e-12)

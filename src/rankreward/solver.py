@@ -181,12 +181,11 @@ def _newton_direction(hessian: np.ndarray, grad: np.ndarray) -> np.ndarray:
     root = np.sqrt(diagonal)
     system = neg / root[:, None] / root[None, :]
     system[np.diag_indices_from(system)] += 1e-12
+    rhs = grad / root
     try:
-        scaled = scipy.linalg.solve(
-            system, grad / root, assume_a="pos", check_finite=False
-        )
+        scaled = scipy.linalg.solve(system, rhs, assume_a="pos", check_finite=False)
     except np.linalg.LinAlgError:
-        scaled = np.linalg.lstsq(system, grad / root, rcond=None)[0]
+        scaled = np.linalg.lstsq(system, rhs, rcond=None)[0]
     return scaled / root
 
 

@@ -123,6 +123,9 @@ class SymmetricRankingProblem:
         # Pairs (k, j > k) from better-half rows, plus their mirror images
         # among the worse half: pairs inside the better half and pairs with
         # the middle response occur twice.
+        # Pairs (k, j > k) from better-half rows, plus their mirror images
+        # among the worse half: pairs inside the better half and pairs with
+        # the middle response occur twice.
         m = self.size
         total = 0.0
         for rows, d in self._blocks(y):
@@ -139,28 +142,28 @@ class SymmetricRankingProblem:
         grad = np.zeros(m)
         hessian = np.zeros((m, m))
         scale = TINY_SCALE
-        mirror = n - 1 - np.arange(m)  # columns of the worse half, mirrored
+        columns = np.arange(n)
         for rows, d in self._blocks(y):
             local = np.arange(len(rows))
-            slope = self.utility.slope(d)  # (B, n)
-            curv = self.utility.curvature(d)  # (B, n)
+            slope, curv = self.utility.slope_and_curvature(d)  # (B, n) each
             slope[local, rows] = 0.0  # no pair of a response with itself
             curv[local, rows] = 0.0
-            above = np.arange(n)[None, :] > rows[:, None]
-            sign = np.where(above, 1.0, -1.0)
-
-            # In r: entry k gains +U' towards worse responses and -U' towards
-            # better ones, and its mirror entry is its negative, so the
-            # reduced gradient is twice it. In y = 1 - r the sign flips.
-            grad[rows] = -2.0 * np.sum(sign * slope, axis=1)
-            scale = max(scale, 2.0 * float(np.max(np.sum(slope, axis=1))))
+            # In r: entry k gains +U' towards worse responses (j > k) and -U'
+            # towards better ones (j < k), and its mirror entry is its
+            # negative, so the reduced gradient is twice it. In y = 1 - r
+            # the sign flips.
+            total = np.sum(slope, axis=1)
+            toward_worse = np.where(columns[None, :] > rows[:, None], slope, 0.0)
+            grad[rows] = -2.0 * (2.0 * np.sum(toward_worse, axis=1) - total)
+            scale = max(scale, 2.0 * float(np.max(total)))
 
             # Full Hessian rows: -C off the diagonal, the row sum of C on it.
             # Reduced: 2 (H[k, l] - H[k, n-1-l]) for l in the better half,
-            # and the same in y, where both signs flip.
-            full = -curv
-            full[local, rows] = np.sum(curv, axis=1)
-            hessian[rows] = 2.0 * (full[:, :m] - full[:, mirror])
+            # and the same in y, where both signs flip. Column n-1-l of row k
+            # is never k's own, so the row sum lands on the diagonal alone.
+            mirrored = curv[:, ::-1][:, :m]  # column n-1-l at position l, a view
+            hessian[rows] = 2.0 * (mirrored - curv[:, :m])
+            hessian[rows, rows] += 2.0 * np.sum(curv, axis=1)
         return grad, hessian, scale
 
 

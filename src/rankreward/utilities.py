@@ -96,6 +96,18 @@ class Utility:
             return self._curvature(t)
         return np.where(t >= t0, self._curvature(np.maximum(t, t0)), 0.0)
 
+    def slope_and_curvature(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """U'(t) and U''(t) together, sharing the work of the continuation."""
+        t = np.asarray(t, dtype=np.float64)
+        t0 = self.continuation_point
+        if t0 == -math.inf:
+            return self._slope_and_curvature(t)
+        tangent = t < t0
+        slope, curvature = self._slope_and_curvature(np.maximum(t, t0))
+        slope[tangent] = self._slope(np.float64(t0))
+        curvature[tangent] = 0.0
+        return slope, curvature
+
     # torch
 
     def torch_value(self, t: torch.Tensor) -> torch.Tensor:
@@ -115,6 +127,11 @@ class Utility:
         return self.spec
 
     # Subclass hooks.
+
+    def _slope_and_curvature(self, t):
+        return np.asarray(self._slope(t), dtype=np.float64), np.asarray(
+            self._curvature(t), dtype=np.float64
+        )
 
     def _value(self, t):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -176,6 +193,10 @@ class Log(Utility):
     def _curvature(self, t):
         return -1.0 / t**2
 
+    def _slope_and_curvature(self, t):
+        slope = 1.0 / t
+        return slope, -(slope * slope)
+
     def _torch_value(self, t):
         return torch.log(t)
 
@@ -205,6 +226,12 @@ class Power(Utility):
     def _curvature(self, t):
         g = self.exponent
         return g * (g - 1.0) * t ** (g - 2.0)
+
+    def _slope_and_curvature(self, t):
+        # U' = g t^(g-1) and U'' = (g-1) U' / t share one power.
+        g = self.exponent
+        slope = g * t ** (g - 1.0)
+        return slope, (g - 1.0) * slope / t
 
     def _torch_value(self, t):
         return t**self.exponent
@@ -237,6 +264,12 @@ class InversePower(Utility):
     def _curvature(self, t):
         g = self.exponent
         return -g * (g + 1.0) * t ** (-g - 2.0)
+
+    def _slope_and_curvature(self, t):
+        # U' = g t^(-g-1) and U'' = -(g+1) U' / t share one power.
+        g = self.exponent
+        slope = g * t ** (-g - 1.0) if g != 1.0 else 1.0 / (t * t)
+        return slope, -(g + 1.0) * slope / t
 
     def _torch_value(self, t):
         return -(t ** (-self.exponent))
