@@ -34,7 +34,7 @@ UTILITIES = (
 
 
 def slsqp_full_ranking(spec: str, n: int):
-    """The same objective, maximised by SLSQP over the box [0, 1]^n."""
+    """Maximise the same objective with SLSQP over the box [0, 1]^n."""
     utility = parse_utility(spec)
     upper = np.triu(np.ones((n, n), dtype=bool), k=1)
 

@@ -258,3 +258,34 @@ def test_graph_without_edges():
     result = solve_graph("log", 3, [])
     assert result.converged
     assert result.rewards.tolist() == [0.5, 0.5, 0.5]
+
+
+@pytest.mark.parametrize("spec", STRICT)
+def test_chain_gets_equal_gaps(spec):
+    # Edges 0 > 1 > 2 > 3 only: f = U(a) + U(b) + U(c) for the gaps, with
+    # a + b + c <= 1. U is increasing, so the gaps use the whole range, and
+    # strictly concave, so by Jensen's inequality they are equal: 1/3 each.
+    result = solve_graph(spec, 4, [(0, 1), (1, 2), (2, 3)])
+    assert result.converged
+    np.testing.assert_allclose(result.rewards, [1, 2 / 3, 1 / 3, 0], atol=1e-7)
+
+
+@pytest.mark.parametrize("spec", ALL)
+def test_two_tiers_split_to_the_bounds(spec):
+    # Tier {0, 1} beats tier {2, 3} with no edge inside a tier: every edge
+    # reaches its largest difference, 1, when the top tier is at 1 and the
+    # bottom tier at 0.
+    edges = [(0, 2), (0, 3), (1, 2), (1, 3)]
+    result = solve_graph(spec, 4, edges)
+    assert result.converged
+    np.testing.assert_allclose(result.rewards, [1, 1, 0, 0], atol=1e-9)
+
+
+@pytest.mark.parametrize("spec", ALL)
+def test_star_puts_centre_at_the_bound(spec):
+    # Response 0 beats each of 1, 2, 3, and they share no edge: 0 goes to 1
+    # and the leaves to 0. Reversed, the centre goes to 0.
+    out = solve_graph(spec, 4, [(0, 1), (0, 2), (0, 3)])
+    into = solve_graph(spec, 4, [(1, 0), (2, 0), (3, 0)])
+    np.testing.assert_allclose(out.rewards, [1, 0, 0, 0], atol=1e-9)
+    np.testing.assert_allclose(into.rewards, [0, 1, 1, 1], atol=1e-9)

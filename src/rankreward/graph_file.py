@@ -5,9 +5,9 @@ Two layouts are accepted:
 - a JSON object ``{"n": N, "edges": [[better, worse], ...]}`` with 0-based
   indices and an optional ``"weights"`` list, one per edge;
 - one ranking record (a JSON object, alone in a .json or .jsonl file) with
-  ``responses`` and either ``ranks`` (1 is best, equal ranks tie),
-  ``scores`` (higher is better, equal scores tie) or neither, in which case
-  the responses are listed best first. Ties give no edge.
+  ``responses`` and either ``ranks`` (1 is best) or ``scores`` (higher is
+  better). Equal ranks or scores tie, and a tie gives no edge. Without
+  either field the responses are listed best first.
 
 Every error names the file, the field and the value, and says what to do.
 """
@@ -68,7 +68,7 @@ def _parse_one_object(path: str, text: str) -> dict:
             except json.JSONDecodeError:
                 raise _json_error(path, whole_error) from whole_error
             raise GraphFileError(
-                f"{path}: found {len(lines)} lines; a graph file holds one record, "
+                f"{path}: found {len(lines)} lines; a graph file contains one record, "
                 "so pass one prompt's ranking"
             ) from whole_error
         raise _json_error(path, whole_error) from whole_error

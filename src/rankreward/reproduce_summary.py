@@ -23,7 +23,7 @@ class TrainingDivergedError(RuntimeError):
 
 
 def full_ranking_edges(k: int) -> list[list[int]]:
-    """All k(k-1)/2 (better, worse) pairs of k responses listed best first."""
+    """Return all k(k-1)/2 (better, worse) pairs of k responses listed best first."""
     return [[i, j] for i in range(k) for j in range(i + 1, k)]
 
 

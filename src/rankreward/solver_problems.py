@@ -169,9 +169,10 @@ class SymmetricRankingProblem:
 
 def _start_from_limit(utility: Utility, n: int) -> np.ndarray:
     # Quantiles of the large-n law put a start close to the optimum, so the
-    # Newton iterations are few even at large n; otherwise an even spread.
-    # Returns y = 1 - r, best first, computed as lower quantiles so that the
-    # smallest distances keep their precision.
+    # Newton iterations are few even at large n. Without a closed-form law
+    # the start is an even spread. The result is y = 1 - r, best first. It
+    # is computed as lower quantiles, so the smallest distances keep their
+    # precision.
     positions = (np.arange(n) + 0.5) / n
     law = None
     if isinstance(utility, Log):
