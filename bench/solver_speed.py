@@ -21,16 +21,9 @@ import numpy as np
 from scipy import optimize
 
 from rankreward.solver import SolverConvergenceWarning, solve_ranking
-from rankreward.utilities import parse_utility
+from rankreward.utilities import EXAMPLE_SPECS, parse_utility
 
-UTILITIES = (
-    "linear",
-    "log",
-    "power:0.5",
-    "inverse-power:0.5",
-    "inverse",
-    "logsigmoid:4",
-)
+UTILITIES = EXAMPLE_SPECS
 
 
 def slsqp_full_ranking(spec: str, n: int):

@@ -4,16 +4,9 @@ import pytest
 import torch
 
 from rankreward.loss import RankingLoss
-from rankreward.utilities import parse_utility
+from rankreward.utilities import EXAMPLE_SPECS, parse_utility
 
-ALL_SPECS = [
-    "linear",
-    "log",
-    "power:0.5",
-    "inverse-power:0.5",
-    "inverse",
-    "logsigmoid:4",
-]
+ALL_SPECS = list(EXAMPLE_SPECS)
 
 
 def batch_two_prompts():

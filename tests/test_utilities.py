@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from rankreward.utilities import (
+    EXAMPLE_SPECS,
     InversePower,
     LogSigmoid,
     Power,
@@ -12,14 +13,7 @@ from rankreward.utilities import (
     parse_utility,
 )
 
-ALL_SPECS = [
-    "linear",
-    "log",
-    "power:0.5",
-    "inverse-power:0.5",
-    "inverse",
-    "logsigmoid:4",
-]
+ALL_SPECS = list(EXAMPLE_SPECS)
 
 
 # Hand-derived values at t = 0.25 and t = 0.5:

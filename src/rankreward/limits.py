@@ -54,6 +54,17 @@ class LimitLaw:
 def limit_law(utility) -> LimitLaw:
     """Return the large-n law of the optimal rewards of a full ranking."""
     utility = parse_utility(utility)
+    law = closed_form_law(utility)
+    if law is not None:
+        return law
+    if isinstance(utility, LogSigmoid):
+        return _numerical(utility)
+    raise TypeError(f"no limit law is known for utility {utility.spec!r}")
+
+
+def closed_form_law(utility) -> LimitLaw | None:
+    """Return the closed-form large-n law, or None where none is known."""
+    utility = parse_utility(utility)
     if isinstance(utility, Linear):
         two_point = stats.rv_discrete(values=([0.0, 1.0], [0.5, 0.5]), name="two-point")
         return LimitLaw(two_point, "two-point", {"p0": 0.5, "p1": 0.5}, False)
@@ -63,13 +74,10 @@ def limit_law(utility) -> LimitLaw:
         return _beta((1.0 - utility.exponent) / 2.0)
     if isinstance(utility, InversePower):
         if utility.exponent >= 1.0:
-            return LimitLaw(
-                stats.uniform(0.0, 1.0), "uniform", {"low": 0, "high": 1}, False
-            )
+            uniform = stats.uniform(0.0, 1.0)
+            return LimitLaw(uniform, "uniform", {"low": 0, "high": 1}, False)
         return _beta((1.0 + utility.exponent) / 2.0)
-    if isinstance(utility, LogSigmoid):
-        return _numerical(utility)
-    raise TypeError(f"no limit law is known for utility {utility.spec!r}")
+    return None
 
 
 def limit_distribution(utility):

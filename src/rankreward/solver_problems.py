@@ -15,9 +15,9 @@ independent of the utility's units (``1e-12 log t`` has the optimum of
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
-from rankreward.utilities import InversePower, Log, Power, Utility
+from rankreward.limits import closed_form_law
+from rankreward.utilities import Utility
 
 # Rows of the n x n pair matrices evaluated at once: bounds memory at large n.
 ROW_BLOCK = 512
@@ -174,15 +174,7 @@ def _start_from_limit(utility: Utility, n: int) -> np.ndarray:
     # is computed as lower quantiles, so the smallest distances keep their
     # precision.
     positions = (np.arange(n) + 0.5) / n
-    law = None
-    if isinstance(utility, Log):
-        law = stats.beta(0.5, 0.5)
-    elif isinstance(utility, Power):
-        a = (1.0 - utility.exponent) / 2.0
-        law = stats.beta(a, a)
-    elif isinstance(utility, InversePower) and utility.exponent < 1.0:
-        a = (1.0 + utility.exponent) / 2.0
-        law = stats.beta(a, a)
-    y = law.ppf(positions) if law is not None else positions.copy()
+    law = closed_form_law(utility)
+    y = law.distribution.ppf(positions) if law is not None else positions.copy()
     y[0] = 0.0  # the best response of any optimum gets exactly 1
     return np.clip(y, 0.0, 1.0)

@@ -356,6 +356,16 @@ _REGISTRY: dict[str, Callable[[float | None, str], Utility]] = {
     ),
 }
 
+# One utility of each built-in family, for examples, tests and benchmarks.
+EXAMPLE_SPECS = (
+    "linear",
+    "log",
+    "power:0.5",
+    "inverse-power:0.5",
+    "inverse",
+    "logsigmoid:4",
+)
+
 VALID_SPECS = (
     "linear",
     "log",
