@@ -145,7 +145,8 @@ def test_bad_graph_files_exit_2_with_one_line(text, message, tmp_path, capsys):
             ["solve", "--utility", "power:2", "--n", "5"],
             "must satisfy 0 < G < 1, got 2",
         ),
-        (["solve", "--utility", "log", "--n", "1"], "--n must be at least 2, got 1"),
+        (["solve", "--utility", "log", "--n", "1"], "--n must be between 2 and 20000"),
+        (["solve", "--utility", "log", "--n", "100000"], "got 100000"),
         (["limit", "--utility", "inverse-power:0"], "must satisfy G > 0"),
     ],
 )

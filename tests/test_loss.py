@@ -97,3 +97,11 @@ def test_empty_utility_table_rejected():
 
 def test_single_spec_string_accepted():
     assert RankingLoss("linear").utilities == RankingLoss(["linear"]).utilities
+
+
+def test_out_of_range_utility_index_rejected():
+    rewards, edges, edge_prompt, edge_weight = batch_two_prompts()
+    with pytest.raises(ValueError, match="must index the 2 utilities"):
+        RankingLoss(["log", "linear"])(
+            rewards, edges, edge_prompt, edge_weight, torch.tensor([0, 5])
+        )

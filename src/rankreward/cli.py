@@ -108,24 +108,19 @@ def build_parser() -> argparse.ArgumentParser:
         "and, in practice, a GPU; it sets "
         + ", ".join(_flag_text(k, v) for k, v in PRESETS["paper"].items()),
     )
-    reproduce.add_argument(
-        "--debug",
-        action="store_true",
-        default=argparse.SUPPRESS,
-        help="show tracebacks and debug logs",
-    )
     _add_config_options(reproduce)
     reproduce.set_defaults(handler=_run_reproduce)
 
     add_solver_commands(commands, CommandError)
+    # --debug also works after the command name; SUPPRESS keeps the main
+    # parser's value when it is not given there.
     for command in commands.choices.values():
-        if command is not reproduce:
-            command.add_argument(
-                "--debug",
-                action="store_true",
-                default=argparse.SUPPRESS,
-                help="show tracebacks and debug logs",
-            )
+        command.add_argument(
+            "--debug",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="show tracebacks and debug logs",
+        )
     return parser
 
 

@@ -12,6 +12,10 @@ from rankreward.limits import limit_law
 from rankreward.utilities import UtilitySpecError, parse_utility
 
 QUANTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+# Largest sizes the dense solvers take here: a full ranking's Hessian is
+# (n/2)^2 floats and a graph's pair matrices are n^2 floats, several at once.
+MAX_RANKING_N = 20_000
+MAX_GRAPH_N = 5_000
 
 
 def add_solver_commands(commands, error_type) -> None:
@@ -65,11 +69,16 @@ def _run_solve(args: argparse.Namespace, error_type) -> int:
             graph = read_graph_file(args.graph)
         except GraphFileError as error:
             raise error_type(str(error)) from error
+        if graph.n > MAX_GRAPH_N:
+            raise error_type(
+                f"{args.graph}: n={graph.n} is above the {MAX_GRAPH_N} responses "
+                "the dense graph solver takes; split the graph"
+            )
         result = solve_graph(utility, graph.n, graph.edges, graph.weights)
         n = graph.n
     else:
-        if args.n < 2:
-            raise error_type(f"--n must be at least 2, got {args.n}")
+        if not 2 <= args.n <= MAX_RANKING_N:
+            raise error_type(f"--n must be between 2 and {MAX_RANKING_N}, got {args.n}")
         result = solve_ranking(utility, args.n)
         n = args.n
 

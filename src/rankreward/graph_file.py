@@ -9,7 +9,7 @@ Two layouts are accepted:
   better). Equal ranks or scores tie, and a tie gives no edge. Without
   either field the responses are listed best first.
 
-Every error names the file, the field and the value, and says what to do.
+Every error names the file, the field and the value, and states what to do.
 """
 
 from __future__ import annotations

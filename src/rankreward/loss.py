@@ -64,6 +64,15 @@ class RankingLoss(nn.Module):
         prompt_utility: torch.Tensor,  # (P,) long, index into self.utilities
     ) -> RankingLossOutput:
         num_prompts = prompt_utility.shape[0]
+        if num_prompts and not (
+            0 <= int(prompt_utility.min())
+            and int(prompt_utility.max()) < len(self.utilities)
+        ):
+            # An index outside the table would match no utility and add 0.
+            raise ValueError(
+                f"prompt_utility must index the {len(self.utilities)} utilities of the "
+                f"table, got values {prompt_utility.tolist()}"
+            )
         r = rewards.float()
         margin = r[edges[:, 0]] - r[edges[:, 1]]  # (E,)
         edge_utility = prompt_utility[edge_prompt]  # (E,)

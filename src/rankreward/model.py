@@ -29,7 +29,7 @@ def default_model_path() -> str:
 
 @dataclass(frozen=True)
 class RewardHead:
-    """How a logit becomes a reward: ``sigmoid(logit_scale * logit)``."""
+    """The map from a logit to a reward: ``sigmoid(logit_scale * logit)``."""
 
     logit_scale: float = 1.0
 

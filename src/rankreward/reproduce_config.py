@@ -148,7 +148,7 @@ def config_from_preset(preset: str, **overrides) -> ReproduceConfig:
 
 
 def option_fields():
-    """The fields that become command-line options, in declaration order."""
+    """Return the fields that become command-line options, in declaration order."""
     return fields(ReproduceConfig)
 
 

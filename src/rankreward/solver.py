@@ -99,7 +99,12 @@ def solve_ranking(utility, n: int, **options) -> SolverResult:
 
 
 def solve_graph(utility, n: int, edges, weights=None, **options) -> SolverResult:
-    """Solve any preference graph given as ``(better, worse)`` index pairs."""
+    """Solve any preference graph given as ``(better, worse)`` index pairs.
+
+    NOTE: under ``power:G`` a start with level or reversed edges can stall
+    on the tangent line, where the curvature is 0. The result then has
+    ``converged=False`` and a ``SolverConvergenceWarning``.
+    """
     return solve_weights(utility, edges_to_weights(n, edges, weights), **options)
 
 
@@ -146,7 +151,7 @@ def _maximize(problem, x, *, tol: float = 1e-10, max_iterations: int = 200):
             break
 
         # Variables at (or within the current residual of) a bound whose
-        # gradient points outwards move onto that bound; the rest take the
+        # gradient points outwards move onto that bound. The rest take the
         # Newton step on the Hessian restricted to them.
         margin = min(residual, 1e-8)
         at_lower = (x <= lower + margin) & (grad < 0)

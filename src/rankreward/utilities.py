@@ -2,8 +2,8 @@
 
 A reward model is trained to maximise ``sum over edges (i, j) of U(r_i - r_j)``.
 Each utility here evaluates U, its slope U' and its curvature U'' in numpy
-(float64, for the solver) and U in torch (for the training loss), and both
-evaluate the very same function, so that the solver's prediction describes the
+(float64, for the solver) and U in torch (for the training loss). Both
+evaluate the very same function, so the solver's prediction describes the
 objective that is trained.
 
 ``log t``, ``t^g`` and ``-t^(-g)`` are undefined or have an infinite slope at
@@ -30,11 +30,13 @@ import numpy as np
 import scipy.special
 import torch
 
-# The tangent starts where U' reaches MAX_SLOPE, so that U and U' stay far
-# inside float32 range (about 3e38) for every parameter, yet below the gaps
-# of an optimum at large n (near the ends of a ranking of 10,000 responses
-# they are above 1e-8 for log and far smaller for t^g). The floor keeps the
-# point positive where that formula underflows.
+# The tangent starts where U' reaches MAX_SLOPE, so U and U' stay far inside
+# float32 range (about 3e38). For log and t^g that point is also below the
+# gaps of an optimum at large n: near the ends of a ranking of 10,000
+# responses they are above 1e-8 for log and far smaller for t^g. The floor
+# keeps the point positive where the formula underflows.
+# NOTE: for -t^(-g) with a large g (t0 = 0.31 at g = 20) the tangent starts
+# above the optimum's gaps, so the solver optimises the continued function.
 MAX_SLOPE = 1e12
 MIN_CONTINUATION_POINT = 1e-300
 
