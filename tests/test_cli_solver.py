@@ -162,3 +162,71 @@ def test_missing_graph_file_exit_2(tmp_path, capsys):
     code, _, err = run(["solve", "--utility", "log", "--graph", path], capsys)
     assert code == 2
     assert f"{path}: cannot read the file" in err
+
+
+def test_undecodable_and_deeply_nested_graph_files_exit_2(tmp_path, capsys):
+    binary = tmp_path / "binary.json"
+    binary.write_bytes(b'\xff\xfe{"n": 2}')
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    for path, message in ((binary, "byte 0 is not UTF-8"), (deep, "nested too deeply")):
+        code, out, err = run(
+            ["solve", "--utility", "log", "--graph", str(path)], capsys
+        )
+        assert code == 2 and out == ""
+        assert len(err.strip().splitlines()) == 1
+        assert message in err
+
+
+def test_huge_weights_keep_the_json_valid(tmp_path, capsys):
+    # The optimum ignores a common factor of the weights, and an objective
+    # that overflows prints as null, never as a bare Infinity. Linear on
+    # 0 > 1 > 2 and 0 > 2: r = (1, 1/2, 0) and f = 2e308, above float range.
+    text = (
+        '{"n": 3, "edges": [[0, 1], [1, 2], [0, 2]], "weights": [1e308, 1e308, 1e308]}'
+    )
+    path = write(tmp_path, text)
+    # Under log, f = 1e308 (2 log 1/2 + log 1), which fits.
+    for spec, objective in (("log", 1e308 * (2 * np.log(0.5))), ("linear", None)):
+        code, out, _ = run(
+            ["solve", "--utility", spec, "--graph", path, "--json"], capsys
+        )
+        data = json.loads(out)
+        assert code == 0
+        assert "Infinity" not in out and "NaN" not in out
+        assert data["rewards"] == pytest.approx([1.0, 0.5, 0.0])
+        assert data["objective"] == (objective and pytest.approx(objective))
+
+
+@pytest.mark.parametrize(
+    "target, message",
+    [
+        ("missing/a.png", "the folder {tmp}/missing does not exist"),
+        ("", "is a folder"),
+        ("a.pdf", "the plot is a PNG file"),
+    ],
+)
+def test_bad_plot_paths_exit_2_before_solving(target, message, tmp_path, capsys):
+    plot = str(tmp_path / target) if target else str(tmp_path)
+    for argv in (
+        ["solve", "--utility", "log", "--n", "5"],
+        ["limit", "--utility", "log"],
+    ):
+        code, out, err = run([*argv, "--plot", plot], capsys)
+        assert code == 2 and out == ""
+        assert message.format(tmp=tmp_path) in err
+
+
+def test_nonconvergence_exits_1_with_a_note(capsys, monkeypatch):
+    from rankreward import solver
+
+    real = solver._maximize
+    monkeypatch.setattr(
+        solver, "_maximize", lambda problem, x, **kw: real(problem, x, max_iterations=1)
+    )
+    code, out, err = run(
+        ["solve", "--utility", "inverse", "--n", "40", "--json"], capsys
+    )
+    assert code == 1
+    assert json.loads(out)["converged"] is False
+    assert "the solver stopped after 1 iterations" in err

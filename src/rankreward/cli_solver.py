@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import sys
+import warnings
 
 import numpy as np
 
@@ -37,6 +40,10 @@ def add_solver_commands(commands, error_type) -> None:
     )
     solve.add_argument("--json", action="store_true", help="print JSON")
     solve.add_argument("--plot", help="PNG file: the rewards against the limit law")
+    solve.epilog = (
+        "Exit code 0 when the solver converged, 1 when it stopped first (the "
+        "rewards are then its last iterate), 2 for bad input."
+    )
     solve.set_defaults(handler=lambda args: _run_solve(args, error_type))
 
     limit = commands.add_parser(
@@ -61,9 +68,15 @@ def _utility(spec, error_type):
 
 def _run_solve(args: argparse.Namespace, error_type) -> int:
     from rankreward.graph_file import GraphFileError, read_graph_file
-    from rankreward.solver import solve_graph, solve_ranking
+    from rankreward.solver import (
+        SolverConvergenceWarning,
+        solve_graph,
+        solve_ranking,
+    )
 
     utility = _utility(args.utility, error_type)
+    if args.plot:
+        _check_plot_path(args.plot, error_type)
     if args.graph is not None:
         try:
             graph = read_graph_file(args.graph)
@@ -74,13 +87,17 @@ def _run_solve(args: argparse.Namespace, error_type) -> int:
                 f"{args.graph}: n={graph.n} is above the {MAX_GRAPH_N} responses "
                 "the dense graph solver takes; split the graph"
             )
-        result = solve_graph(utility, graph.n, graph.edges, graph.weights)
         n = graph.n
+        solve = lambda: solve_graph(utility, n, graph.edges, graph.weights)  # noqa: E731
     else:
         if not 2 <= args.n <= MAX_RANKING_N:
             raise error_type(f"--n must be between 2 and {MAX_RANKING_N}, got {args.n}")
-        result = solve_ranking(utility, args.n)
         n = args.n
+        solve = lambda: solve_ranking(utility, n)  # noqa: E731
+    with warnings.catch_warnings():
+        # Reported below, as one line, from the result's flag.
+        warnings.simplefilter("ignore", SolverConvergenceWarning)
+        result = solve()
 
     if args.json:
         print(
@@ -89,11 +106,12 @@ def _run_solve(args: argparse.Namespace, error_type) -> int:
                     "utility": utility.spec,
                     "n": n,
                     "rewards": [float(r) for r in result.rewards],
-                    "objective": result.objective,
+                    "objective": _finite_or_none(result.objective),
                     "converged": result.converged,
                     "iterations": result.iterations,
-                    "residual": result.residual,
-                }
+                    "residual": _finite_or_none(result.residual),
+                },
+                allow_nan=False,
             )
         )
     else:
@@ -111,12 +129,23 @@ def _run_solve(args: argparse.Namespace, error_type) -> int:
             utility,
             args.plot,
             f"optimal rewards, {utility.spec}, n={n}",
+            error_type,
         )
+    if not result.converged:
+        print(
+            f"rankreward: the solver stopped after {result.iterations} iterations "
+            f"with KKT residual {result.residual:.3g}, above its tolerance; the "
+            "rewards above are its last iterate",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
 def _run_limit(args: argparse.Namespace, error_type) -> int:
     utility = _utility(args.utility, error_type)
+    if args.plot:
+        _check_plot_path(args.plot, error_type)
     law = limit_law(utility)
     dist = law.distribution
     summary = {
@@ -138,15 +167,38 @@ def _run_limit(args: argparse.Namespace, error_type) -> int:
             + ", ".join(f"{q}: {v:.6f}" for q, v in summary["quantiles"].items())
         )
     if args.plot:
-        _plot(None, utility, args.plot, f"limit law of {utility.spec}")
+        _plot(None, utility, args.plot, f"limit law of {utility.spec}", error_type)
     return 0
 
 
-def _plot(rewards, utility, path, title) -> None:
+def _finite_or_none(value: float) -> float | None:
+    # JSON has no NaN or infinity; an overflowing objective prints as null.
+    return float(value) if math.isfinite(value) else None
+
+
+def _check_plot_path(path: str, error_type) -> None:
+    # Checked before solving, so a long solve is not lost to a typo.
+    if os.path.isdir(path):
+        raise error_type(f"--plot {path} is a folder; give a file name such as a.png")
+    if not path.lower().endswith(".png"):
+        raise error_type(f"--plot {path}: the plot is a PNG file; end the name in .png")
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        raise error_type(
+            f"--plot {path}: the folder {folder} does not exist; create it first"
+        )
+    if not os.access(folder, os.W_OK):
+        raise error_type(f"--plot {path}: the folder {folder} is not writable")
+
+
+def _plot(rewards, utility, path, title, error_type) -> None:
     from rankreward.plots import plot_against_limit
 
     law = limit_law(utility)
     values = None if rewards is None else np.asarray(rewards, dtype=float)
     if values is not None and not all(math.isfinite(v) for v in values):
         values = values[np.isfinite(values)]
-    plot_against_limit(values, law, path, title)
+    try:
+        plot_against_limit(values, law, path, title)
+    except OSError as error:
+        raise error_type(f"--plot {path}: cannot write the file: {error}") from error

@@ -41,7 +41,17 @@ def read_graph_file(path: str | os.PathLike) -> PreferenceGraph:
         raise GraphFileError(
             f"{path}: cannot read the file: {error.strerror}"
         ) from error
-    record = _parse_one_object(path, text)
+    except UnicodeDecodeError as error:
+        raise GraphFileError(
+            f"{path}: byte {error.start} is not UTF-8 text; save the file as UTF-8 JSON"
+        ) from error
+    try:
+        record = _parse_one_object(path, text)
+    except RecursionError as error:
+        raise GraphFileError(
+            f"{path}: the JSON is nested too deeply to read; a graph file holds "
+            "one flat object"
+        ) from error
     if "edges" in record:
         return _edge_list(path, record)
     if "responses" in record:

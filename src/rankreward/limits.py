@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 from rankreward.utilities import (
     InversePower,
@@ -64,29 +64,55 @@ def limit_law(utility) -> LimitLaw:
 
 def closed_form_law(utility) -> LimitLaw | None:
     """Return the closed-form large-n law, or None where none is known."""
-    utility = parse_utility(utility)
-    if isinstance(utility, Linear):
+    family = closed_form_family(parse_utility(utility))
+    if family is None:
+        return None
+    name, a = family
+    if name == "two-point":
         two_point = stats.rv_discrete(values=([0.0, 1.0], [0.5, 0.5]), name="two-point")
         return LimitLaw(two_point, "two-point", {"p0": 0.5, "p1": 0.5}, False)
+    if name == "uniform":
+        uniform = stats.uniform(0.0, 1.0)
+        return LimitLaw(uniform, "uniform", {"low": 0, "high": 1}, False)
+    return LimitLaw(stats.beta(a, a), "beta", {"a": a, "b": a}, False)
+
+
+def closed_form_quantiles(utility, positions: np.ndarray) -> np.ndarray | None:
+    """The closed-form law's quantiles at ``positions`` in (0, 1), or None.
+
+    The same law as ``closed_form_law``, without building a scipy.stats
+    object, which costs more than a small solve.
+    """
+    family = closed_form_family(parse_utility(utility))
+    if family is None:
+        return None
+    name, a = family
+    positions = np.asarray(positions, dtype=np.float64)
+    if name == "two-point":
+        return np.where(positions > 0.5, 1.0, 0.0)
+    if name == "uniform":
+        return positions.copy()
+    return special.betaincinv(a, a, positions)
+
+
+def closed_form_family(utility) -> tuple[str, float | None] | None:
+    """The closed-form law's family and, for Beta(a, a), its a; else None."""
+    if isinstance(utility, Linear):
+        return "two-point", None
     if isinstance(utility, Log):
-        return _beta(0.5)
+        return "beta", 0.5
     if isinstance(utility, Power):
-        return _beta((1.0 - utility.exponent) / 2.0)
+        return "beta", (1.0 - utility.exponent) / 2.0
     if isinstance(utility, InversePower):
         if utility.exponent >= 1.0:
-            uniform = stats.uniform(0.0, 1.0)
-            return LimitLaw(uniform, "uniform", {"low": 0, "high": 1}, False)
-        return _beta((1.0 + utility.exponent) / 2.0)
+            return "uniform", None
+        return "beta", (1.0 + utility.exponent) / 2.0
     return None
 
 
 def limit_distribution(utility):
     """Return the large-n law as a frozen ``scipy.stats`` distribution."""
     return limit_law(utility).distribution
-
-
-def _beta(a: float) -> LimitLaw:
-    return LimitLaw(stats.beta(a, a), "beta", {"a": a, "b": a}, False)
 
 
 def _numerical(utility) -> LimitLaw:

@@ -15,8 +15,19 @@ a bound whose gradient points outwards stay fixed, the others take a Newton
 step on the reduced Hessian, and a backtracking search along the projected arc
 keeps the step ascending. The Hessian is a negated weighted graph Laplacian.
 It is singular along the all-ones direction because f ignores a common shift,
-and a tiny ridge term settles that direction. For the linear utility the
-Hessian is zero and the first step lands on the bounds, which is exact.
+and a tiny ridge term settles that direction.
+
+Two safeguards keep the Newton steps few. A step may at most halve an edge
+difference (``solver_problems._step_limit``), because the quadratic model of
+``log t``, ``t^g`` or ``-t^(-g)`` overshoots towards 0. And a variable counts
+as sitting at a bound only if its step along the gradient, scaled by its
+curvature, crosses the bound: an optimum crowds its ends, where a reward
+1e-11 from a bound with a curvature of 1e22 is an interior point.
+
+For the linear utility f is linear in r, ``sum of r_k net_k`` with net_k
+the weight of k's wins minus its losses, so its optimum is known: 1 where
+net_k > 0, 0 where it is negative, 1/2 where it is 0. The solver starts
+there and stops at once.
 """
 
 from __future__ import annotations
@@ -25,10 +36,13 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg
+from scipy.linalg import lapack
 
-from rankreward.solver_problems import DenseGraphProblem, SymmetricRankingProblem
-from rankreward.utilities import parse_utility
+from rankreward.solver_problems import EdgeGraphProblem, SymmetricRankingProblem
+from rankreward.utilities import Linear, parse_utility
+
+# The relative ridge added to the Newton system's diagonal.
+RIDGE = 1e-12
 
 
 class SolverConvergenceWarning(RuntimeWarning):
@@ -65,22 +79,9 @@ def full_ranking_weights(n: int) -> np.ndarray:
 
 def edges_to_weights(n: int, edges, weights=None) -> np.ndarray:
     """Dense weights from ``(better, worse)`` index pairs; repeats add up."""
-    _check_n(n)
-    edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
-    if edges.size and (edges.min() < 0 or edges.max() >= n):
-        bad = edges[(edges < 0).any(axis=1) | (edges >= n).any(axis=1)][0]
-        raise ValueError(
-            f"edge {bad.tolist()} names a response outside 0..{n - 1}; "
-            f"indices are 0-based and must be below n={n}"
-        )
-    if (edges[:, 0] == edges[:, 1]).any():
-        bad = edges[edges[:, 0] == edges[:, 1]][0]
-        raise ValueError(f"edge {bad.tolist()} is a self loop; remove it")
-    w = np.ones(len(edges)) if weights is None else np.asarray(weights, float)
-    if w.shape != (len(edges),) or not np.all(np.isfinite(w)) or (w < 0).any():
-        raise ValueError("edge weights must be finite, non-negative, one per edge")
+    better, worse, weight = _merged_edges(n, edges, weights)
     W = np.zeros((n, n))
-    np.add.at(W, (edges[:, 0], edges[:, 1]), w)
+    W[better, worse] = weight
     return W
 
 
@@ -101,22 +102,107 @@ def solve_ranking(utility, n: int, **options) -> SolverResult:
 def solve_graph(utility, n: int, edges, weights=None, **options) -> SolverResult:
     """Solve any preference graph given as ``(better, worse)`` index pairs.
 
-    NOTE: under ``power:G`` a start with level or reversed edges can stall
-    on the tangent line, where the curvature is 0. The result then has
-    ``converged=False`` and a ``SolverConvergenceWarning``.
+    Indices are 0-based integers below n. Repeated edges add their weights
+    (one each when ``weights`` is None); a pair of opposite edges is a
+    contradiction, which the objective weighs like any other edges.
+    Multiplying every weight by one positive number leaves the optimum as it
+    is, so the solver works with weights divided by the largest and scales
+    the objective back.
     """
-    return solve_weights(utility, edges_to_weights(n, edges, weights), **options)
+    utility = parse_utility(utility)
+    better, worse, weight = _merged_edges(n, edges, weights)
+    unit = float(weight.max()) if weight.size else 1.0
+    problem = EdgeGraphProblem(utility, n, better, worse, weight / unit)
+    start = problem.start()
+    if isinstance(utility, Linear):
+        net = np.bincount(better, weight, n) - np.bincount(worse, weight, n)
+        start = np.where(net > 0, 1.0, np.where(net < 0, 0.0, 0.5))
+    outcome = _maximize(problem, start, **options)
+    return _finish(utility, n, problem, outcome, unit=unit)
 
 
 def solve_weights(utility, W: np.ndarray, **options) -> SolverResult:
     """Solve for a dense weight matrix, ``W[i, j]`` the weight of edge i > j."""
-    utility = parse_utility(utility)
-    problem = DenseGraphProblem(utility, np.asarray(W, dtype=np.float64))
-    n = problem.size
-    return _finish(utility, n, problem, _maximize(problem, problem.start(), **options))
+    W = np.asarray(W, dtype=np.float64)
+    if W.ndim != 2 or W.shape[0] != W.shape[1]:
+        raise ValueError(f"the weight matrix must be square, got shape {W.shape}")
+    better, worse = np.nonzero(W)
+    return solve_graph(
+        utility,
+        W.shape[0],
+        np.stack([better, worse], axis=1),
+        W[better, worse],
+        **options,
+    )
 
 
-def _finish(utility, n, problem, outcome) -> SolverResult:
+def _merged_edges(n, edges, weights):
+    # Validated (better, worse, weight) arrays, with repeated edges merged
+    # and zero weights dropped.
+    _check_n(n)
+    pairs = _edge_array(n, edges)
+    out_of_range = (pairs < 0).any(axis=1) | (pairs >= n).any(axis=1)
+    if out_of_range.any():
+        bad = pairs[out_of_range][0]
+        raise ValueError(
+            f"edge {bad.tolist()} names a response outside 0..{n - 1}; "
+            f"indices are 0-based and must be below n={n}"
+        )
+    loops = pairs[:, 0] == pairs[:, 1]
+    if loops.any():
+        raise ValueError(f"edge {pairs[loops][0].tolist()} is a self loop; remove it")
+    weight = _edge_weights(weights, len(pairs))
+    keep = weight > 0
+    key = pairs[keep, 0] * n + pairs[keep, 1]
+    unique, inverse = np.unique(key, return_inverse=True)
+    return unique // n, unique % n, np.bincount(inverse, weight[keep])
+
+
+def _edge_array(n, edges) -> np.ndarray:
+    # (E, 2) int64 indices. Integer arrays pass as they are; anything else
+    # is checked entry by entry, so that 1.5 or True is an error, not an
+    # index.
+    if isinstance(edges, np.ndarray) and edges.dtype.kind in "iu":
+        array = edges
+    else:
+        array = np.asarray(edges, dtype=object)
+        for index in array.reshape(-1):
+            if isinstance(index, (bool, np.bool_)) or not isinstance(
+                index, (int, np.integer)
+            ):
+                raise ValueError(
+                    f"edge index {index!r} is not an integer; indices are "
+                    f"0-based integers below n={n}"
+                )
+    if array.size == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    if array.ndim != 2 or array.shape[1] != 2:
+        raise ValueError(
+            f"edges must be (better, worse) pairs, got an array of shape {array.shape}"
+        )
+    return array.astype(np.int64)
+
+
+def _edge_weights(weights, count: int) -> np.ndarray:
+    if weights is None:
+        return np.ones(count)
+    try:
+        weight = np.asarray(weights, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise ValueError("edge weights must be numbers, one per edge") from None
+    if weight.shape != (count,):
+        raise ValueError(
+            f"got {weight.size} edge weights for {count} edges; give one per edge"
+        )
+    bad = ~np.isfinite(weight) | (weight < 0)
+    if bad.any():
+        raise ValueError(
+            f"edge weight {float(weight[bad][0])!r} is not a finite non-negative number"
+        )
+    return weight
+
+
+def _finish(utility, n, problem, outcome, unit: float = 1.0) -> SolverResult:
     x, objective, converged, iterations, residual, tol = outcome
     if not converged:
         warnings.warn(
@@ -127,7 +213,7 @@ def _finish(utility, n, problem, outcome) -> SolverResult:
         )
     return SolverResult(
         rewards=problem.rewards(x),
-        objective=float(objective),
+        objective=float(objective) * unit,
         converged=converged,
         iterations=iterations,
         residual=residual,
@@ -138,66 +224,86 @@ def _finish(utility, n, problem, outcome) -> SolverResult:
 def _maximize(problem, x, *, tol: float = 1e-10, max_iterations: int = 200):
     """Projected Newton on ``problem`` over its box; see the module docstring."""
     lower, upper = problem.lower, problem.upper
-    objective = problem.objective(x)
+    state = problem.evaluate(x)
     converged = False
     residual = np.inf
     iteration = 0
     for iteration in range(1, max_iterations + 1):
-        grad, hessian, scale = problem.derivatives(x)
+        if state.grad is None:
+            state = problem.evaluate(x)
+        grad, hessian, scale = state.grad, state.hessian, state.scale
         residual = _kkt_residual(x, grad, scale, lower, upper)
         if residual <= tol:
             converged = True
             iteration -= 1
             break
 
-        # Variables at (or within the current residual of) a bound whose
-        # gradient points outwards move onto that bound. The rest take the
-        # Newton step on the Hessian restricted to them.
+        # Variables at (or within the current residual of) a bound, whose
+        # step along the curvature-scaled gradient crosses that bound, move
+        # onto it. The rest take the Newton step on the Hessian restricted
+        # to them.
         margin = min(residual, 1e-8)
-        at_lower = (x <= lower + margin) & (grad < 0)
-        at_upper = (x >= upper - margin) & (grad > 0)
-        free = ~(at_lower | at_upper)
-        step = np.where(at_lower, lower - x, np.where(at_upper, upper - x, 0.0))
-        if free.any():
-            step[free] = _newton_direction(hessian[np.ix_(free, free)], grad[free])
+        curvature = -hessian.diagonal()
+        reach = grad / np.where(curvature > 0.0, curvature, 1.0)
+        at_lower = (x <= lower + margin) & (grad < 0) & (x + reach <= lower)
+        at_upper = (x >= upper - margin) & (grad > 0) & (x + reach >= upper)
+        fixed = at_lower | at_upper
+        step = _newton_direction(hessian, grad, fixed)  # overwrites hessian
+        step[at_lower] = (lower - x)[at_lower]
+        step[at_upper] = (upper - x)[at_upper]
 
         previous = x
-        x, objective = _projected_search(problem, x, objective, grad, scale, step)
+        x, state = _projected_search(problem, x, state, residual, step)
         if np.array_equal(x, previous):
             break  # the search found no better point: stop, not spin
     else:
-        grad, _, scale = problem.derivatives(x)
-        residual = _kkt_residual(x, grad, scale, lower, upper)
+        if state.grad is None:
+            state = problem.evaluate(x)
+        residual = _kkt_residual(x, state.grad, state.scale, lower, upper)
         converged = residual <= tol
-    return x, objective, converged, iteration, residual, tol
+    return x, state.objective, converged, iteration, residual, tol
 
 
-def _newton_direction(hessian: np.ndarray, grad: np.ndarray) -> np.ndarray:
-    # Solve (-H) d = grad with -H positive semidefinite, after scaling rows
-    # and columns by the square root of -H's diagonal: entries range from
-    # about 1 to 1e22 where the optimum crowds its ends, and the scaling
-    # makes one small ridge fit every variable. Along a null direction (a
-    # common shift, or every direction of the linear utility, whose Hessian
-    # is zero) the ridge gives a very long gradient step, which the
-    # projection onto the box turns into a move to the bounds.
-    neg = -hessian
-    diagonal = np.diag(neg).copy()
-    diagonal[diagonal <= 0.0] = 1.0
-    root = np.sqrt(diagonal)
-    system = neg / root[:, None] / root[None, :]
-    system[np.diag_indices_from(system)] += 1e-12
-    rhs = grad / root
-    try:
-        scaled = scipy.linalg.solve(system, rhs, assume_a="pos", check_finite=False)
-    except np.linalg.LinAlgError:
-        scaled = np.linalg.lstsq(system, rhs, rcond=None)[0]
-    return scaled / root
+def _newton_direction(hessian: np.ndarray, grad: np.ndarray, fixed) -> np.ndarray:
+    # Solve (-H) d = grad on the free variables, with -H positive
+    # semidefinite, reading H's upper triangle only. Diagonal entries range
+    # from about 1 to 1e22 where the optimum crowds its ends, so the ridge
+    # that settles null directions is relative to each diagonal entry (the
+    # same as one ridge after scaling -H to a unit diagonal; Cholesky itself
+    # is indifferent to such scaling). A variable without curvature gets a
+    # tiny absolute ridge instead: along a null direction (a common shift,
+    # or every direction of the linear utility) that gives a very long
+    # gradient step, which the projection onto the box turns into a move to
+    # the bounds. Fixed variables get an identity row and column and a zero
+    # right-hand side, so the system keeps its size and the work happens in
+    # place on ``hessian``, which is overwritten.
+    system = np.negative(hessian, out=hessian)
+    system[fixed, :] = 0.0
+    system[:, fixed] = 0.0
+    diagonal = system.diagonal()
+    ridged = np.where(diagonal > 0.0, diagonal * (1.0 + RIDGE), RIDGE)
+    np.fill_diagonal(system, np.where(fixed, 1.0, ridged))
+    rhs = np.where(fixed, 0.0, grad)
+    # LAPACK directly: scipy's wrappers cost more than the factorisation of
+    # a small system. The factor overwrites ``system``; its transpose is in
+    # Fortran order, with H's upper triangle as its lower one.
+    factor, info = lapack.dpotrf(system.T, lower=True, overwrite_a=True, clean=False)
+    if info != 0:
+        # Rounding made the system indefinite: take the diagonally scaled
+        # gradient step, which the line search then shortens.
+        return rhs / np.where(fixed, 1.0, ridged)
+    step, info = lapack.dpotrs(factor, rhs, lower=True)
+    return step
 
 
-def _projected_search(problem, x, objective, grad, scale, step):
+def _projected_search(problem, x, state, residual, step):
     # Backtracking (Armijo) search along the projected arc clip(x + a d),
-    # first along the Newton direction, then along the gradient.
+    # first along the Newton direction, then along the gradient. The first
+    # candidate of a direction is evaluated with derivatives, because it is
+    # usually taken and the next iteration needs them; shorter ones are
+    # evaluated without. Returns the new point and its evaluation.
     lower, upper = problem.lower, problem.upper
+    objective, grad, scale = state.objective, state.grad, state.scale
     noise = 1e-13 * max(1.0, abs(objective))
     for direction in (step, grad / scale):
         # A step longer than the box is wide only lands on the bounds.
@@ -205,23 +311,31 @@ def _projected_search(problem, x, objective, grad, scale, step):
         if longest == 0.0:
             continue
         direction = direction / max(1.0, longest)
-        alpha = 1.0
+        alpha = problem.step_limit(x, direction)
+        noisy_tries = 0
         for attempt in range(60):
             candidate = np.clip(x + alpha * direction, lower, upper)
-            value = problem.objective(candidate)
-            if value >= objective + 1e-4 * float(grad @ (candidate - x)):
-                return candidate, value
-            if attempt == 0 and abs(value - objective) <= noise:
-                # Near the optimum the gain of a Newton step falls below the
+            noisy = False
+            trial = problem.evaluate(candidate, derivatives=attempt == 0)
+            if abs(trial.objective - objective) <= noise:
+                # Near the optimum the gain of a step falls below the
                 # rounding error of f, so Armijo's test is noise. Take the
-                # step when it shrinks the KKT residual instead.
-                new_grad, _, new_scale = problem.derivatives(candidate)
-                before = _kkt_residual(x, grad, scale, lower, upper)
-                after = _kkt_residual(candidate, new_grad, new_scale, lower, upper)
-                if after < before:
-                    return candidate, value
+                # step when it shrinks the KKT residual instead; shorter
+                # steps only add noise, so give up on this direction after
+                # two tries.
+                noisy = True
+                if trial.grad is None:
+                    trial = problem.evaluate(candidate)
+                after = _kkt_residual(candidate, trial.grad, trial.scale, lower, upper)
+                if after < residual:
+                    return candidate, trial
+                noisy_tries += 1
+            elif trial.objective >= objective + 1e-4 * float(grad @ (candidate - x)):
+                return candidate, trial
+            if noisy and noisy_tries == 2:
+                break
             alpha *= 0.5
-    return x, objective
+    return x, state
 
 
 def _kkt_residual(x, grad, scale, lower, upper) -> float:
