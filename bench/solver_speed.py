@@ -48,7 +48,7 @@ def slsqp_full_ranking(spec: str, n: int):
     )
 
 
-def timed(function, *args, budget: float = 1.0, most: int = 5):
+def timed(function, *args, budget: float = 1.0, most: int = 10):
     """The result and the best wall time of up to ``most`` runs.
 
     Runs stop once ``budget`` seconds have gone, so a slow contender runs

@@ -63,3 +63,25 @@ def test_logsigmoid_law_is_numerical():
     # It matches the solver's optimum at the same n.
     rewards = solve_ranking("logsigmoid:4", law.parameters["n"]).rewards
     assert law.distribution.var() == pytest.approx(np.var(rewards), rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["linear", "log", "power:0.3", "inverse-power:0.5", "inverse", "inverse-power:4"],
+)
+def test_fast_quantiles_match_the_frozen_law(spec):
+    from rankreward.limits import closed_form_law, closed_form_quantiles
+
+    positions = np.array([0.001, 0.1, 0.37, 0.5, 0.63, 0.9, 0.999])
+    np.testing.assert_allclose(
+        closed_form_quantiles(spec, positions),
+        closed_form_law(spec).distribution.ppf(positions),
+        rtol=1e-10,
+        atol=1e-14,
+    )
+
+
+def test_logsigmoid_has_no_fast_quantiles():
+    from rankreward.limits import closed_form_quantiles
+
+    assert closed_form_quantiles("logsigmoid:4", np.array([0.5])) is None

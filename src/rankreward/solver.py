@@ -231,12 +231,13 @@ def _maximize(problem, x, *, tol: float = 1e-10, max_iterations: int = 200):
     for iteration in range(1, max_iterations + 1):
         if state.grad is None:
             state = problem.evaluate(x)
-        grad, hessian, scale = state.grad, state.hessian, state.scale
+        grad, scale = state.grad, state.scale
         residual = _kkt_residual(x, grad, scale, lower, upper)
         if residual <= tol:
             converged = True
             iteration -= 1
             break
+        hessian = state.hessian  # assembled only now, if the problem defers it
 
         # Variables at (or within the current residual of) a bound, whose
         # step along the curvature-scaled gradient crosses that bound, move
@@ -254,7 +255,7 @@ def _maximize(problem, x, *, tol: float = 1e-10, max_iterations: int = 200):
 
         previous = x
         x, state = _projected_search(problem, x, state, residual, step)
-        if np.array_equal(x, previous):
+        if x is previous:
             break  # the search found no better point: stop, not spin
     else:
         if state.grad is None:
@@ -307,14 +308,14 @@ def _projected_search(problem, x, state, residual, step):
     noise = 1e-13 * max(1.0, abs(objective))
     for direction in (step, grad / scale):
         # A step longer than the box is wide only lands on the bounds.
-        longest = float(np.max(np.abs(direction), initial=0.0))
+        longest = float(np.abs(direction).max()) if direction.size else 0.0
         if longest == 0.0:
             continue
         direction = direction / max(1.0, longest)
         alpha = problem.step_limit(x, direction)
         noisy_tries = 0
         for attempt in range(60):
-            candidate = np.clip(x + alpha * direction, lower, upper)
+            candidate = np.minimum(np.maximum(x + alpha * direction, lower), upper)
             noisy = False
             trial = problem.evaluate(candidate, derivatives=attempt == 0)
             if abs(trial.objective - objective) <= noise:
@@ -341,8 +342,8 @@ def _projected_search(problem, x, state, residual, step):
 def _kkt_residual(x, grad, scale, lower, upper) -> float:
     # The projected gradient of f / scale: zero exactly at a KKT point, and
     # free of f's units, so one tolerance serves every utility and n.
-    projected = np.clip(x + grad / scale, lower, upper)
-    return float(np.max(np.abs(x - projected), initial=0.0))
+    projected = np.minimum(np.maximum(x + grad / scale, lower), upper)
+    return float(np.abs(x - projected).max()) if x.size else 0.0
 
 
 def _check_n(n) -> None:

@@ -15,7 +15,6 @@ of ``log t``).
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse
@@ -39,16 +38,31 @@ KEEP_FRACTION = 0.5
 TINY_SCALE = 1e-300
 
 
-class Evaluation(NamedTuple):
+class Evaluation:
     """The objective at a point and, where asked for, its derivatives.
 
-    Only the upper triangle of ``hessian`` is meaningful.
+    Only the upper triangle of ``hessian`` is meaningful. A problem may pass
+    ``build_hessian`` instead of the matrix, to assemble it only when the
+    solver asks: the evaluation that shows convergence never needs it.
     """
 
-    objective: float
-    grad: np.ndarray | None = None
-    hessian: np.ndarray | None = None
-    scale: float | None = None
+    __slots__ = ("objective", "grad", "scale", "_hessian", "_build")
+
+    def __init__(
+        self, objective, grad=None, hessian=None, scale=None, build_hessian=None
+    ):
+        self.objective = objective
+        self.grad = grad
+        self.scale = scale
+        self._hessian = hessian
+        self._build = build_hessian
+
+    @property
+    def hessian(self) -> np.ndarray | None:
+        if self._hessian is None and self._build is not None:
+            self._hessian = self._build()
+            self._build = None
+        return self._hessian
 
 
 class EdgeGraphProblem:
@@ -131,7 +145,7 @@ class SymmetricRankingProblem:
         self.upper = np.full(self.size, 0.5)
 
     def start(self) -> np.ndarray:
-        return _start_from_limit(self.utility, self.n)[: self.size]
+        return _start_from_limit(self.utility, self.n, self.size)
 
     def rewards(self, y: np.ndarray) -> np.ndarray:
         middle = [0.5] if self.n % 2 else []
@@ -239,29 +253,34 @@ class SymmetricRankingProblem:
         objective += float(np.sum(value[2 * count :][:m])) + 2.0 * float(
             np.sum(value[2 * count + m :])
         )
-        dense = np.zeros((3, m, m))
-        packed = dense.reshape(3, m * m)
+        dense = np.zeros((2, m, m))
+        packed = dense.reshape(2, m * m)
         packed[0, flat] = slope[:count]  # within the better half
         packed[1, flat] = slope[count : 2 * count]  # across the halves
-        packed[2, flat] = curv[:count] + curv[count : 2 * count]
         by_row = dense.sum(axis=2)
         by_column = dense.sum(axis=1)
         grad = 2.0 * (by_column[0] - by_column[1] - by_row[0] - by_row[1])
         total = by_row[0] + by_row[1] + by_column[0] + by_column[1]
-        diagonal = 2.0 * (by_row[2] + by_column[2])
-        hessian = np.zeros((m, m))  # upper triangle only
-        hessian.reshape(m * m)[flat] = 2.0 * (curv[count : 2 * count] - curv[:count])
         # The single terms: d/dy of U(1 - 2 y) is -2 U', of 2 U(1/2 - y) -2 U'.
         end_slope = slope[2 * count :].reshape(1 + odd, m)
-        end_curv = curv[2 * count :].reshape(1 + odd, m)
         grad -= 2.0 * end_slope.sum(axis=0)
         total += end_slope.sum(axis=0)
-        diagonal += 4.0 * end_curv[0]
-        if odd:
-            diagonal += 2.0 * end_curv[1]
-        np.fill_diagonal(hessian, diagonal)
         scale = max(TINY_SCALE, 2.0 * float(np.max(total)))
-        return Evaluation(objective, grad, hessian, scale)
+
+        def build_hessian() -> np.ndarray:
+            hessian = np.zeros((m, m))  # upper triangle only
+            flat_view = hessian.reshape(m * m)
+            flat_view[flat] = curv[:count] + curv[count : 2 * count]
+            diagonal = 2.0 * (hessian.sum(axis=1) + hessian.sum(axis=0))
+            flat_view[flat] = 2.0 * (curv[count : 2 * count] - curv[:count])
+            end_curv = curv[2 * count :].reshape(1 + odd, m)
+            diagonal += 4.0 * end_curv[0]
+            if odd:
+                diagonal += 2.0 * end_curv[1]
+            np.fill_diagonal(hessian, diagonal)
+            return hessian
+
+        return Evaluation(objective, grad, scale=scale, build_hessian=build_hessian)
 
     def _objective(self, y: np.ndarray) -> float:
         U = self.utility.value
@@ -311,14 +330,15 @@ def _step_limit(utility: Utility, diff: np.ndarray, change: np.ndarray) -> float
     return float(min(1.0, np.min(limits)))
 
 
-def _start_from_limit(utility: Utility, n: int) -> np.ndarray:
+def _start_from_limit(utility: Utility, n: int, count: int) -> np.ndarray:
     # Quantiles of the large-n law put a start close to the optimum, so the
     # Newton iterations are few even at large n. Without a closed-form law
-    # the start is an even spread. The result is y = 1 - r, best first. It
-    # is computed as lower quantiles, so the smallest distances keep their
-    # precision. The start only sets how fast the solver converges, never
-    # where to; the two rules below are empirical fits that took the fewest
-    # Newton iterations over the built-in families at n = 20 to 3,000.
+    # the start is an even spread. The result is y = 1 - r for the ``count``
+    # best responses, best first, computed as lower quantiles so that the
+    # smallest distances keep their precision. The start only sets how fast
+    # the solver converges, never where to; the two rules below are
+    # empirical fits that took the fewest Newton iterations over the
+    # built-in families at n = 20 to 3,000.
     #
     # Response k sits at position (k + delta) / (n - 1 + 2 delta), with the
     # best one moved onto the bound, and delta = (1 - a) / 2 for a Beta(a, a)
@@ -336,16 +356,34 @@ def _start_from_limit(utility: Utility, n: int) -> np.ndarray:
     else:
         a = family[1]
     delta = 0.0 if family is not None and family[0] == "uniform" else 0.5 * (1.0 - a)
-    positions = (np.arange(n) + delta) / (n - 1 + 2.0 * delta)
+    positions = (np.arange(count) + delta) / (n - 1 + 2.0 * delta)
     positions = np.clip(positions, 0.0, 1.0)
     if family is not None and family[0] == "two-point":
         y = closed_form_quantiles(utility, positions)
     elif family is not None:
-        y = scipy.special.betaincinv(a, a, positions)
+        y = _beta_lower_quantiles(a, positions)
     else:
         y = positions
     y[0] = 0.0  # the best response of any optimum gets exactly 1
     return np.clip(y, 0.0, 1.0)
+
+
+def _beta_lower_quantiles(a: float, positions: np.ndarray) -> np.ndarray:
+    # Quantiles of Beta(a, a) at positions in [0, 1/2], from a table built
+    # once per a: scipy's betaincinv costs about 1 us per entry, more than
+    # the rest of a small solve. The table holds s = (2 y)^a against the CDF
+    # F(y); near 0, F is close to proportional to y^a, so s is close to
+    # linear in F and linear interpolation is accurate to about 1e-7 there
+    # and better elsewhere, which is plenty for a start.
+    cdf, s = _beta_table(a)
+    return 0.5 * np.interp(positions, cdf, s) ** (1.0 / a)
+
+
+@functools.lru_cache(maxsize=16)
+def _beta_table(a: float) -> tuple[np.ndarray, np.ndarray]:
+    s = np.linspace(0.0, 1.0, 4097)
+    cdf = scipy.special.betainc(a, a, 0.5 * s ** (1.0 / a))
+    return cdf, s
 
 
 def _layered_start(n: int, better: np.ndarray, worse: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ and the command line: ``linear``, ``log``, ``power:G`` (0 < G < 1),
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -190,7 +191,7 @@ class Log(Utility):
     def spec(self) -> str:
         return "log"
 
-    @property
+    @functools.cached_property
     def continuation_point(self) -> float:
         # U'(t) = 1/t reaches MAX_SLOPE at t = 1 / MAX_SLOPE.
         return 1.0 / MAX_SLOPE
@@ -222,7 +223,7 @@ class Power(Utility):
     def spec(self) -> str:
         return f"power:{_format_number(self.exponent)}"
 
-    @property
+    @functools.cached_property
     def continuation_point(self) -> float:
         # U'(t) = g t^(g-1) reaches MAX_SLOPE at t = (g / MAX_SLOPE)^(1/(1-g)).
         g = self.exponent
@@ -261,7 +262,7 @@ class InversePower(Utility):
             return "inverse"
         return f"inverse-power:{_format_number(self.exponent)}"
 
-    @property
+    @functools.cached_property
     def continuation_point(self) -> float:
         # U'(t) = g t^(-g-1) reaches MAX_SLOPE at t = (g / MAX_SLOPE)^(1/(g+1)).
         g = self.exponent
@@ -284,7 +285,11 @@ class InversePower(Utility):
     def _derivatives(self, t):
         # U = -t^(-g), U' = -g U / t and U'' = -(g+1) U' / t share one power.
         g = self.exponent
-        value = -1.0 / t if g == 1.0 else -(t ** (-g))
+        if g == 1.0:  # one division instead of a power and three divisions
+            inverse = 1.0 / t
+            slope = inverse * inverse
+            return -inverse, slope, -2.0 * slope * inverse
+        value = -(t ** (-g))
         slope = -g * value / t
         return value, slope, -(g + 1.0) * slope / t
 
