@@ -230,3 +230,15 @@ def test_nonconvergence_exits_1_with_a_note(capsys, monkeypatch):
     assert code == 1
     assert json.loads(out)["converged"] is False
     assert "the solver stopped after 1 iterations" in err
+
+
+def test_tangent_line_notes(capsys):
+    code, out, _ = run(["solve", "--utility", "inverse-power:10", "--n", "30"], capsys)
+    assert code == 0
+    assert "pairs end less than 0.1 apart" in out
+    code, out, _ = run(["solve", "--utility", "log", "--n", "30", "--json"], capsys)
+    assert json.loads(out)["tangent_pairs"] == 0
+    code, out, _ = run(["limit", "--utility", "inverse-power:10"], capsys)
+    assert "continues as its tangent line below 0.1" in out
+    code, out, _ = run(["limit", "--utility", "log"], capsys)
+    assert "tangent" not in out

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rankreward import solver_problems
-from rankreward.solver import solve_graph, solve_weights
+from rankreward.solver import solve_graph, solve_ranking, solve_weights
 from rankreward.solver_problems import (
     EdgeGraphProblem,
     SymmetricRankingProblem,
@@ -198,3 +198,20 @@ def test_bad_edges_and_weights_raise(edges, weights, message):
 def test_integer_arrays_pass_as_edges():
     edges = np.array([[0, 1], [1, 2]], dtype=np.int32)
     assert solve_graph("log", 3, edges).converged
+
+
+@pytest.mark.parametrize("spec", ["log", "power:0.5", "inverse", "logsigmoid:4"])
+def test_ordinary_optima_stay_off_the_tangent_line(spec):
+    assert solve_ranking(spec, 300).tangent_pairs == 0
+
+
+def test_tangent_pairs_are_counted():
+    # inverse-power:10 continues below t0 = (10 / 1e12)^(1/11) = 0.1, above
+    # the gaps of 30 responses spread over [0, 1]. A 3-cycle of log must put
+    # at least one edge at a difference <= 0.
+    result = solve_ranking("inverse-power:10", 30)
+    r = result.rewards
+    expected = sum(r[i] - r[j] < 0.1 for i in range(30) for j in range(i + 1, 30))
+    assert result.tangent_pairs == expected > 0
+    cycle = solve_graph("log", 3, [(0, 1), (1, 2), (2, 0)])
+    assert cycle.tangent_pairs >= 1

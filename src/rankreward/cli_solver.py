@@ -19,6 +19,9 @@ QUANTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 # (n/2)^2 floats and a graph's pair matrices are n^2 floats, several at once.
 MAX_RANKING_N = 20_000
 MAX_GRAPH_N = 5_000
+# A continuation point above this is within reach of an optimum's gaps at
+# the n people solve for (gaps of a spread law are about 1/n).
+LARGE_CONTINUATION = 1e-5
 
 
 def add_solver_commands(commands, error_type) -> None:
@@ -110,6 +113,7 @@ def _run_solve(args: argparse.Namespace, error_type) -> int:
                     "converged": result.converged,
                     "iterations": result.iterations,
                     "residual": _finite_or_none(result.residual),
+                    "tangent_pairs": result.tangent_pairs,
                 },
                 allow_nan=False,
             )
@@ -123,6 +127,13 @@ def _run_solve(args: argparse.Namespace, error_type) -> int:
         )
         print(f"rewards ({order}):")
         print(" ".join(f"{r:.6f}" for r in result.rewards))
+        if result.tangent_pairs:
+            print(
+                f"note: {result.tangent_pairs} pairs end less than "
+                f"{utility.continuation_point:.3g} apart, where {utility.spec} "
+                "continues as its tangent line; these rewards maximise that "
+                "continued function, which training maximises too"
+            )
     if args.plot:
         _plot(
             result.rewards,
@@ -156,6 +167,7 @@ def _run_limit(args: argparse.Namespace, error_type) -> int:
         "mean": float(dist.mean()),
         "variance": float(dist.var()),
         "quantiles": {f"{q:g}": float(dist.ppf(q)) for q in QUANTILES},
+        "continuation_point": max(0.0, utility.continuation_point),
     }
     if args.json:
         print(json.dumps(summary))
@@ -166,6 +178,12 @@ def _run_limit(args: argparse.Namespace, error_type) -> int:
             "quantiles: "
             + ", ".join(f"{q}: {v:.6f}" for q, v in summary["quantiles"].items())
         )
+        if summary["continuation_point"] > LARGE_CONTINUATION:
+            print(
+                f"note: {utility.spec} continues as its tangent line below "
+                f"{summary['continuation_point']:.3g}; optima whose gaps fall "
+                "below that (large n) follow the continued function, not this law"
+            )
     if args.plot:
         _plot(None, utility, args.plot, f"limit law of {utility.spec}", error_type)
     return 0

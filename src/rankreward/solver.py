@@ -58,6 +58,14 @@ class SolverResult:
     ``|r - clip(r + grad f(r) / s, 0, 1)|``, zero exactly at a KKT point, where
     ``s`` is the largest sum of absolute slope terms of one response, so the
     residual is free of f's units.
+
+    ``tangent_pairs`` counts the edges whose difference ends below the
+    utility's continuation point, where U is its tangent line (see
+    ``rankreward.utilities``). It is 0 for an optimum of the uncontinued
+    utility. Above 0, the rewards are still the optimum of the function that
+    training maximises, but the large-n law of the uncontinued utility no
+    longer describes them: this happens on contradicting edges, and for
+    ``inverse-power:G`` with a large G, whose continuation point is large.
     """
 
     rewards: np.ndarray
@@ -66,6 +74,7 @@ class SolverResult:
     iterations: int
     residual: float
     utility: str
+    tangent_pairs: int = 0
 
 
 def full_ranking_weights(n: int) -> np.ndarray:
@@ -218,6 +227,7 @@ def _finish(utility, n, problem, outcome, unit: float = 1.0) -> SolverResult:
         iterations=iterations,
         residual=residual,
         utility=utility.spec,
+        tangent_pairs=problem.tangent_pairs(x),
     )
 
 

@@ -93,6 +93,11 @@ class EdgeGraphProblem:
         i, j = self.better, self.worse
         return _step_limit(self.utility, r[i] - r[j], direction[i] - direction[j])
 
+    def tangent_pairs(self, r: np.ndarray) -> int:
+        """Edges whose difference is below the continuation point."""
+        t0 = self.utility.continuation_point
+        return int(np.count_nonzero(r[self.better] - r[self.worse] < t0))
+
     def evaluate(self, r: np.ndarray, derivatives: bool = True) -> Evaluation:
         n, i, j, w = self.size, self.better, self.worse, self.weight
         diff = r[i] - r[j]
@@ -162,6 +167,18 @@ class SymmetricRankingProblem:
         np.subtract(direction[1:], direction[:-1], out=change[:-1])
         change[-1] = -2.0 * direction[-1]
         return _step_limit(self.utility, gaps, change)
+
+    def tangent_pairs(self, y: np.ndarray) -> int:
+        """Pairs i < j of the ranking with r_i - r_j below the continuation point."""
+        t0 = self.utility.continuation_point
+        if t0 <= 0.0:
+            return 0
+        # Sorted, the rewards of a response's n - 1 - i worse ones are the
+        # ones below it, and those above r_i - t0 are on the tangent line.
+        r = np.sort(self.rewards(y))[::-1]
+        clear = np.searchsorted(r[::-1], r - t0, side="right")
+        worse = self.n - 1 - np.arange(self.n)
+        return int(np.sum(np.maximum(worse - clear, 0)))
 
     def _blocks(self, y: np.ndarray):
         # Yield (start, pairs, lower) for row blocks [start, end) of the
