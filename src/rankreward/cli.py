@@ -9,7 +9,9 @@ import re
 import sys
 from dataclasses import MISSING
 
+from rankreward.cli_data import add_data_commands
 from rankreward.cli_solver import add_solver_commands
+from rankreward.preference_errors import DataError
 from rankreward.reproduce_config import PRESETS
 from rankreward.utilities import UtilitySpecError
 
@@ -112,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.set_defaults(handler=_run_reproduce)
 
     add_solver_commands(commands, CommandError)
+    add_data_commands(commands, CommandError)
     # --debug also works after the command name; SUPPRESS keeps the main
     # parser's value when it is not given there.
     for command in commands.choices.values():
@@ -182,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     logger.setLevel(logging.DEBUG if args.debug else logging.INFO)
     try:
         return args.handler(args)
-    except CommandError as error:
+    except (CommandError, DataError) as error:
         if args.debug:
             raise
         print(f"rankreward {args.command}: error: {error}", file=sys.stderr)
