@@ -10,7 +10,13 @@ import sys
 from dataclasses import MISSING
 
 from rankreward.cli_data import add_data_commands
+from rankreward.cli_evaluate import add_evaluate_commands
 from rankreward.cli_solver import add_solver_commands
+from rankreward.cli_train import (
+    add_train_command,
+    run_train_command,
+    train_command_position,
+)
 from rankreward.preference_errors import DataError
 from rankreward.reproduce_config import PRESETS
 from rankreward.utilities import UtilitySpecError
@@ -115,9 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_solver_commands(commands, CommandError)
     add_data_commands(commands, CommandError)
+    add_evaluate_commands(commands, CommandError)
+    add_train_command(commands)
     # --debug also works after the command name; SUPPRESS keeps the main
     # parser's value when it is not given there.
-    for command in commands.choices.values():
+    for name, command in commands.choices.items():
+        if name == "train":
+            continue  # its flags are TrainingArguments', where --debug is taken
         command.add_argument(
             "--debug",
             action="store_true",
@@ -173,6 +183,12 @@ def _run_reproduce(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    position = train_command_position(argv)
+    if position is not None:
+        return run_train_command(
+            argv[position + 1 :], debug="--debug" in argv[:position]
+        )
     parser = build_parser()
     args = parser.parse_args(argv)
     # Other libraries log at WARNING and above; rankreward's own progress

@@ -29,12 +29,26 @@ def default_model_path() -> str:
 
 @dataclass(frozen=True)
 class RewardHead:
-    """The map from a logit to a reward: ``sigmoid(logit_scale * logit)``."""
+    """The map from a logit to a reward.
+
+    Bounded (the default): ``sigmoid(logit_scale * logit)``, in [0, 1].
+    Unbounded: ``logit_scale * logit``, for log-sigmoid utilities only.
+    """
 
     logit_scale: float = 1.0
+    bounded: bool = True
 
     def __call__(self, logits: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.logit_scale * logits)
+        if self.bounded:
+            return torch.sigmoid(self.logit_scale * logits)
+        return self.logit_scale * logits
+
+    @property
+    def formula(self) -> str:
+        """The map as text, as recorded next to a saved model."""
+        if self.bounded:
+            return "sigmoid(logit_scale * logit)"
+        return "logit_scale * logit"
 
 
 def load_reward_model(
@@ -130,7 +144,8 @@ def save_reward_model(model, tokenizer, head: RewardHead, folder, *, utilities) 
     model.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
     settings = {
-        "reward": "sigmoid(logit_scale * logit)",
+        "reward": head.formula,
+        "bounded": head.bounded,
         "logit_scale": head.logit_scale,
         "utilities": utilities,
     }
