@@ -8,7 +8,6 @@ utility, predicts the distribution an objective produces, and measures and
 prevents collapse with prompt-aware utilities.
 """
 
-from rankreward.loss import RankingLoss, RankingLossOutput
 from rankreward.solver import (
     SolverConvergenceWarning,
     SolverResult,
@@ -18,6 +17,17 @@ from rankreward.solver import (
 from rankreward.utilities import Utility, UtilitySpecError, parse_utility
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # The loss needs torch, which takes about a second to import; loading it
+    # on first use keeps the solver and the command line quick to start.
+    if name in ("RankingLoss", "RankingLossOutput"):
+        from rankreward import loss
+
+        return getattr(loss, name)
+    raise AttributeError(f"module 'rankreward' has no attribute {name!r}")
+
 
 __all__ = [
     "RankingLoss",

@@ -26,10 +26,13 @@ import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.special
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 # The tangent starts where U' reaches MAX_SLOPE, so U and U' stay far inside
 # float32 range (about 3e38). For log and t^g that point is also below the
@@ -123,6 +126,8 @@ class Utility:
 
     def torch_value(self, t: torch.Tensor) -> torch.Tensor:
         """U(t) in torch, differentiable, in the dtype of ``t``."""
+        import torch  # here, so that the solver and the CLI load without torch
+
         t0 = self.continuation_point
         if t0 == -math.inf:
             return self._torch_value(t)
@@ -210,7 +215,7 @@ class Log(Utility):
         return np.log(t), slope, -(slope * slope)
 
     def _torch_value(self, t):
-        return torch.log(t)
+        return t.log()
 
 
 @dataclass(frozen=True)
@@ -329,7 +334,9 @@ class LogSigmoid(Utility):
         return self._value(t), slope, -self.scale * slope * (1.0 - p)
 
     def _torch_value(self, t):
-        return torch.nn.functional.logsigmoid(self.scale * t)
+        from torch.nn.functional import logsigmoid
+
+        return logsigmoid(self.scale * t)
 
 
 def _beyond(t: np.ndarray, t0: float) -> bool:
