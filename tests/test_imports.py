@@ -17,6 +17,9 @@ def test_solver_loads_without_torch():
     import subprocess
     import sys
 
-    code = "import sys, rankreward.solver, rankreward.limits; print('torch' in sys.modules)"
+    code = (
+        "import sys, rankreward.solver, rankreward.limits; "
+        "print('torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "False"
