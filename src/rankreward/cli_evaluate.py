@@ -30,6 +30,18 @@ MAX_LENGTH_HELP = (
 )
 
 
+def _add_encoding(parser) -> None:
+    parser.add_argument(
+        "--encoding",
+        choices=("auto", "pair", "concat"),
+        default="auto",
+        help="model input: pair encodes (prompt, response) as a text pair, as "
+        "rankreward trains; concat encodes prompt + response + end of sequence as "
+        "one text, as TRL's RewardTrainer trains; auto takes the model's "
+        "rankreward.json, else pair (default: auto)",
+    )
+
+
 def add_evaluate_commands(commands, error_type) -> None:
     """Add ``evaluate`` and ``score`` to the CLI's subcommands."""
     evaluate = commands.add_parser(
@@ -66,6 +78,7 @@ def add_evaluate_commands(commands, error_type) -> None:
     evaluate.add_argument(
         "--reward-map", choices=REWARD_MAPS, default="auto", help=REWARD_MAP_HELP
     )
+    _add_encoding(evaluate)
     evaluate.add_argument("--max-length", type=int, metavar="N", help=MAX_LENGTH_HELP)
     evaluate.add_argument(
         "--batch-size",
@@ -122,6 +135,7 @@ def add_evaluate_commands(commands, error_type) -> None:
     score.add_argument(
         "--reward-map", choices=REWARD_MAPS, default="auto", help=REWARD_MAP_HELP
     )
+    _add_encoding(score)
     score.add_argument(
         "--trust-remote-code",
         action="store_true",
@@ -207,6 +221,7 @@ def _run_evaluate(args: argparse.Namespace, error_type) -> int:
         utility=spec,
         group_utilities=mapping,
         reward_map=args.reward_map,
+        encoding=args.encoding,
         max_length=args.max_length,
         batch_size=args.batch_size,
         format=args.format,
@@ -257,6 +272,7 @@ def _run_score(args: argparse.Namespace, error_type) -> int:
             batch_size=args.batch_size,
             max_length=args.max_length,
             reward_map=args.reward_map,
+            encoding=args.encoding,
             trust_remote_code=args.trust_remote_code,
         )
     except (ModelLoadError, SettingsError, ScoringError) as error:

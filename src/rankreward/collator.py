@@ -32,6 +32,8 @@ from typing import Any
 
 import torch
 
+from rankreward.reward_settings import ENCODINGS
+
 
 def tokenize_ranking(
     tokenizer,
@@ -75,6 +77,57 @@ def tokenize_ranking(
     if "token_type_ids" in encoded:
         example["token_type_ids"] = encoded["token_type_ids"]
     return example
+
+
+def tokenize_concatenated(
+    tokenizer,
+    prompt: str,
+    responses: Sequence[str],
+    edges: Sequence[Sequence[int]],
+    utility_index: int,
+    max_length: int,
+    edge_weights: Sequence[float] | None = None,
+) -> dict[str, Any]:
+    """Tokenize each response as one text, prompt + response + end of sequence.
+
+    This is how TRL's RewardTrainer (1.x) encodes a pair, so a model trained
+    there is scored on the inputs it saw. The end-of-sequence token is added
+    where the tokenizer has one and the response does not end with it. An
+    over-long text loses tokens from its start, the prompt's, as in
+    ``tokenize_ranking``.
+    """
+    eos = tokenizer.eos_token or ""
+    texts = [
+        prompt + response + (eos if eos and not response.endswith(eos) else "")
+        for response in responses
+    ]
+    previous_side = tokenizer.truncation_side
+    tokenizer.truncation_side = "left"
+    try:
+        encoded = tokenizer(texts, truncation=True, max_length=max_length)
+    finally:
+        tokenizer.truncation_side = previous_side
+    return {
+        "input_ids": encoded["input_ids"],
+        "edges": [list(map(int, e)) for e in edges],
+        "edge_weights": (
+            [1.0] * len(edges)
+            if edge_weights is None
+            else list(map(float, edge_weights))
+        ),
+        "utility_index": int(utility_index),
+    }
+
+
+def tokenize_responses(encoding: str, *args, **kwargs) -> dict[str, Any]:
+    """Tokenize with the named encoding: ``pair`` (text pairs) or ``concat``."""
+    if encoding == "pair":
+        return tokenize_ranking(*args, **kwargs)
+    if encoding == "concat":
+        return tokenize_concatenated(*args, **kwargs)
+    raise ValueError(
+        f"encoding must be one of {', '.join(ENCODINGS)}, got {encoding!r}"
+    )
 
 
 def _cut_response(tokenizer, response: str, max_length: int) -> str:

@@ -39,7 +39,11 @@ from rankreward.model_scoring import (
 )
 from rankreward.preference_chat import render_chat
 from rankreward.preference_errors import DataError
-from rankreward.reward_settings import choose_reward_map, read_model_settings
+from rankreward.reward_settings import (
+    choose_reward_map,
+    read_model_settings,
+    resolve_encoding,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +73,7 @@ class EvaluateOptions:
     utility: str | None = None
     group_utilities: Mapping[str, str] | None = None
     reward_map: str = "auto"
+    encoding: str = "auto"
     max_length: int | None = None
     batch_size: int = 16
     format: str | None = None
@@ -127,6 +132,7 @@ def run_evaluation(options: EvaluateOptions) -> dict:
         tokenizer,
         settings.max_length if settings is not None else None,
     )
+    encoding = resolve_encoding(options.encoding, settings)
     rendered = [_rendered(group, tokenizer) for group in groups]
     logger.debug(
         "read %d prompts and %d edges from %s",
@@ -144,6 +150,7 @@ def run_evaluation(options: EvaluateOptions) -> dict:
             group.edges,
             group.weights,
             max_length,
+            encoding,
         )
 
     scores, truncated_ties = raw_scores(
@@ -193,6 +200,7 @@ def run_evaluation(options: EvaluateOptions) -> dict:
             "settings_file": settings.path if settings is not None else None,
         },
         max_length=max_length,
+        encoding=encoding,
         truncated_ties=truncated_ties,
         utility_sources=utility_sources,
     )

@@ -54,6 +54,7 @@ def build_report(
     max_length: int,
     truncated_ties: int,
     utility_sources: dict,
+    encoding: str = "pair",
 ) -> dict:
     """Assemble the JSON report of one evaluation."""
     accuracy = accuracy_summary(results)
@@ -85,6 +86,7 @@ def build_report(
             "reason": reward_map.reason,
         },
         "max_length": max_length,
+        "encoding": encoding,
         "prompts_tied_by_truncation": truncated_ties,
         "utility_sources": utility_sources,
         "summary": {

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import torch
 
+from rankreward.reward_settings import REWARD_SETTINGS_FILE
+
 
 class ModelLoadError(Exception):
     """A model or tokenizer that could not be loaded, with the reason."""
@@ -124,9 +126,6 @@ def _load_error(name_or_path, error: Exception, hint: str) -> ModelLoadError:
     lines = str(error).strip().splitlines()
     reason = lines[0] if lines else type(error).__name__
     return ModelLoadError(f"could not load model {str(name_or_path)!r}: {reason}{hint}")
-
-
-REWARD_SETTINGS_FILE = "rankreward.json"
 
 
 def save_reward_model(model, tokenizer, head: RewardHead, folder, *, utilities) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rankreward.collator import tokenize_ranking
+from rankreward.collator import tokenize_responses
 from rankreward.model import ModelLoadError, load_reward_model
 from rankreward.scoring import score_examples
 
@@ -169,10 +169,22 @@ def resolve_max_length(requested: int | None, model, tokenizer, recorded=None) -
 
 
 def tokenize_texts(
-    tokenizer, prompt: str, responses: Sequence[str], edges, weights, max_length: int
+    tokenizer,
+    prompt: str,
+    responses: Sequence[str],
+    edges,
+    weights,
+    max_length: int,
+    encoding: str = "pair",
 ) -> dict:
-    """Tokenize one prompt's text responses for ``score_examples``."""
-    return tokenize_ranking(
+    """Tokenize one prompt's text responses for ``score_examples``.
+
+    ``encoding`` is ``pair`` (prompt and response as a text pair, as
+    rankreward trains) or ``concat`` (prompt + response + end of sequence as
+    one text, as TRL's RewardTrainer trains).
+    """
+    return tokenize_responses(
+        encoding,
         tokenizer,
         prompt,
         list(responses),

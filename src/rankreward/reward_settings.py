@@ -33,8 +33,14 @@ from pathlib import Path
 import numpy as np
 from scipy.special import expit
 
-from rankreward.model import REWARD_SETTINGS_FILE
 from rankreward.utilities import UtilitySpecError, parse_utility
+
+# The file next to a saved model that says how to read rewards from it.
+REWARD_SETTINGS_FILE = "rankreward.json"
+# How a (prompt, response) pair becomes the model's input: ``pair`` encodes
+# a text pair (rankreward's training), ``concat`` one text of prompt +
+# response + end of sequence (TRL's RewardTrainer).
+ENCODINGS = ("pair", "concat")
 
 REWARD_MAPS = ("auto", "sigmoid", "minmax")
 
@@ -60,6 +66,7 @@ class ModelSettings:
     utilities: tuple[str, ...] = ()
     group_field: str | None = None
     max_length: int | None = None
+    encoding: str = "pair"
 
     def utility_for(self, group: str | None) -> str | None:
         """Return the utility spec the model was trained with for a group.
@@ -149,6 +156,12 @@ def read_model_settings(folder: str | os.PathLike) -> ModelSettings | None:
         raise SettingsError(
             f"{name}: 'max_length' must be a positive integer, got {max_length!r}"
         )
+    encoding = data.get("encoding", "pair")
+    if encoding not in ENCODINGS:
+        raise SettingsError(
+            f"{name}: 'encoding' must be one of {', '.join(ENCODINGS)}, "
+            f"got {encoding!r}"
+        )
     return ModelSettings(
         path=name,
         bounded=bounded,
@@ -158,7 +171,21 @@ def read_model_settings(folder: str | os.PathLike) -> ModelSettings | None:
         utilities=listed,
         group_field=group_field,
         max_length=max_length,
+        encoding=encoding,
     )
+
+
+def resolve_encoding(requested: str, settings: ModelSettings | None) -> str:
+    """Return the encoding to score with: the requested one, or for ``auto``
+    the one the model was trained with (``pair`` without rankreward.json).
+
+    NOTE: a model trained by TRL's RewardTrainer has no rankreward.json, and
+    was trained on ``concat`` inputs; ``auto`` cannot tell, so pass
+    ``--encoding concat`` for such models.
+    """
+    if requested != "auto":
+        return requested
+    return settings.encoding if settings is not None else "pair"
 
 
 def _spec(name: str, key: str, spec) -> str:

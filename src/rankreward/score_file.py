@@ -33,7 +33,11 @@ from rankreward.preference_data import PreferenceGroup
 from rankreward.preference_errors import DataError, printable_path
 from rankreward.preference_records import resolve_columns
 from rankreward.preference_values import FieldReader
-from rankreward.reward_settings import choose_reward_map, read_model_settings
+from rankreward.reward_settings import (
+    choose_reward_map,
+    read_model_settings,
+    resolve_encoding,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +136,7 @@ def score_file(
     batch_size: int = 16,
     max_length: int | None = None,
     reward_map: str = "auto",
+    encoding: str = "auto",
     trust_remote_code: bool = False,
 ) -> dict:
     """Score every record of ``data`` and write them to ``out``, atomically.
@@ -144,6 +149,7 @@ def score_file(
     records = read_score_records(data)
     settings = read_model_settings(model_path) if os.path.isdir(model_path) else None
     mapping = choose_reward_map(reward_map, settings)
+    encoding = resolve_encoding(encoding, settings)
     model, tokenizer, pad_token_id = load_scoring_model(
         model_path, trust_remote_code=trust_remote_code
     )
@@ -160,7 +166,9 @@ def score_file(
 
     def encode(index: int) -> dict:
         prompt, responses = rendered[index]
-        return tokenize_texts(tokenizer, prompt, responses, (), (), max_length)
+        return tokenize_texts(
+            tokenizer, prompt, responses, (), (), max_length, encoding
+        )
 
     scores, _ = raw_scores(
         model, pad_token_id, len(records), encode, batch_size=batch_size, unit="record"

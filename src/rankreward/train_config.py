@@ -15,6 +15,7 @@ import difflib
 import os
 from dataclasses import dataclass, field, fields
 
+from rankreward.reward_settings import ENCODINGS
 from rankreward.utilities import LogSigmoid, UtilitySpecError, parse_utility
 
 # TrainingArguments defaults that ranked prompts need, applied unless the
@@ -98,6 +99,14 @@ class TrainOptions:
             "from the left, a response longer than 3/4 of it keeps its start"
         },
     )
+    encoding: str = field(
+        default="pair",
+        metadata={
+            "help": "model input: pair (prompt and response as a text "
+            "pair) or concat (prompt + response + end of sequence as one text, as "
+            "TRL's RewardTrainer)"
+        },
+    )
     num_layers: int | None = field(
         default=None, metadata={"help": "keep only the first layers of the model"}
     )
@@ -161,6 +170,11 @@ class TrainOptions:
                         f"{named.spec} has no maximiser on an unbounded range; "
                         "use --rewards bounded"
                     )
+        if self.encoding not in ENCODINGS:
+            raise TrainConfigError(
+                f"--encoding must be one of {', '.join(ENCODINGS)}, "
+                f"got {self.encoding!r}"
+            )
         if not self.logit_scale > 0:
             raise TrainConfigError(
                 f"--logit-scale must be positive, got {self.logit_scale}"

@@ -124,7 +124,7 @@ def _ensure_padding(model, tokenizer) -> None:
 def _tokenize(options, tokenizer, groups, utilities):
     from datasets import Dataset
 
-    from rankreward.collator import tokenize_ranking
+    from rankreward.collator import tokenize_responses
     from rankreward.preference_chat import render_chat
 
     index = {spec: position for position, spec in enumerate(utilities)}
@@ -135,7 +135,8 @@ def _tokenize(options, tokenizer, groups, utilities):
         except ValueError as error:
             raise TrainConfigError(f"{group.source}: {error}") from error
         examples.append(
-            tokenize_ranking(
+            tokenize_responses(
+                options.encoding,
                 tokenizer,
                 group.prompt,
                 list(group.responses),
@@ -190,6 +191,7 @@ def _save(model, tokenizer, head: RewardHead, options, utilities, folder) -> Non
         "group_field": options.group_field,
         "group_utilities": options.group_map(),
         "max_length": options.max_length,
+        "encoding": options.encoding,
         "truncation": TRUNCATION_POLICY,
     }
     write_json_atomic(folder / REWARD_SETTINGS_FILE, settings)
