@@ -440,3 +440,35 @@ def test_conversations_render_with_the_chat_template(tiny_model_dir, tmp_path):
         ]
     )
     assert code == 2
+
+
+def test_held_out_loss_and_accuracy(data_files, tiny_model_dir, tmp_path):
+    code = train(
+        [
+            "--data",
+            data_files["ranking.jsonl"],
+            "--eval-data",
+            data_files["pairwise.jsonl"],
+            "--model",
+            tiny_model_dir,
+            "--output-dir",
+            str(tmp_path),
+            "--max-steps",
+            "2",
+            "--eval-strategy",
+            "steps",
+            "--eval-steps",
+            "1",
+            "--per-device-eval-batch-size",
+            "4",
+            "--utility",
+            "logsigmoid:4",
+        ]
+    )
+    metrics = json.loads((tmp_path / "train_summary.json").read_text())["metrics"]
+    assert code == 0
+    assert np.isfinite(metrics["eval_loss"])
+    # 6 prompts of 2 pairwise edges: accuracy is a multiple of 1/12.
+    accuracy = metrics["eval_rewards/accuracy"]
+    assert 0.0 <= accuracy <= 1.0
+    assert abs(accuracy * 12 - round(accuracy * 12)) < 1e-3

@@ -36,6 +36,28 @@ class RankingTrainer(Trainer):
         self.reward_head = reward_head
         self._metric_sums: dict[str, float] = defaultdict(float)
         self._metric_count = 0
+        self._eval_sums: dict[str, float] = defaultdict(float)
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        # Ranked prompts carry no "labels", so Trainer's own prediction step
+        # would skip the loss; evaluation only needs the loss and accuracy.
+        inputs = self._prepare_inputs(inputs)
+        with torch.no_grad():
+            loss = self.compute_loss(model, inputs)
+        return loss.detach(), None, None
+
+    def evaluate(self, *args, metric_key_prefix: str = "eval", **kwargs):
+        """Evaluate as ``Trainer`` does, adding the held-out pairwise accuracy.
+
+        The accuracy is over this process's share of the held-out edges.
+        """
+        self._eval_sums.clear()
+        metrics = super().evaluate(*args, metric_key_prefix=metric_key_prefix, **kwargs)
+        if self._eval_sums["edges"]:
+            accuracy = self._eval_sums["correct"] / self._eval_sums["edges"]
+            metrics[f"{metric_key_prefix}_rewards/accuracy"] = round(accuracy, 4)
+            self.log({f"{metric_key_prefix}_rewards/accuracy": round(accuracy, 4)})
+        return metrics
 
     def compute_loss(
         self, model, inputs, return_outputs=False, num_items_in_batch=None
@@ -52,6 +74,10 @@ class RankingTrainer(Trainer):
         )
         loss = out.loss.mean()
 
+        if not model.training:
+            correct = out.edge_correct.float()
+            self._eval_sums["correct"] += correct.sum().item()
+            self._eval_sums["edges"] += correct.numel()
         if model.training:
             self._metric_sums["rewards/accuracy"] += (
                 out.edge_correct.float().mean().item()
