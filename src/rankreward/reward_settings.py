@@ -35,10 +35,10 @@ from scipy.special import expit
 
 from rankreward.utilities import UtilitySpecError, parse_utility
 
-# The file next to a saved model that says how to read rewards from it.
+# The file next to a saved model that records how to read rewards from it.
 REWARD_SETTINGS_FILE = "rankreward.json"
-# How a (prompt, response) pair becomes the model's input: ``pair`` encodes
-# a text pair (rankreward's training), ``concat`` one text of prompt +
+# Model input encodings of a (prompt, response) pair: ``pair`` encodes a
+# text pair (rankreward's training), ``concat`` one text of prompt +
 # response + end of sequence (TRL's RewardTrainer).
 ENCODINGS = ("pair", "concat")
 
