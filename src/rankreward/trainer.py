@@ -34,9 +34,9 @@ class RankingTrainer(Trainer):
         super().__init__(*args, **kwargs)
         self.loss_fn = loss_fn
         self.reward_head = reward_head
-        self._metric_sums: dict[str, float] = defaultdict(float)
+        self._metric_sums: dict[str, torch.Tensor | float] = defaultdict(float)
         self._metric_count = 0
-        self._eval_sums: dict[str, float] = defaultdict(float)
+        self._eval_sums: dict[str, torch.Tensor | float] = defaultdict(float)
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
         # Ranked prompts carry no "labels", so Trainer's own prediction step
@@ -54,7 +54,7 @@ class RankingTrainer(Trainer):
         self._eval_sums.clear()
         metrics = super().evaluate(*args, metric_key_prefix=metric_key_prefix, **kwargs)
         if self._eval_sums["edges"]:
-            accuracy = self._eval_sums["correct"] / self._eval_sums["edges"]
+            accuracy = float(self._eval_sums["correct"]) / self._eval_sums["edges"]
             metrics[f"{metric_key_prefix}_rewards/accuracy"] = round(accuracy, 4)
             self.log({f"{metric_key_prefix}_rewards/accuracy": round(accuracy, 4)})
         return metrics
@@ -74,17 +74,18 @@ class RankingTrainer(Trainer):
         )
         loss = out.loss.mean()
 
+        # Metrics stay tensors until they are logged: .item() here would
+        # make every step wait for the device.
         if not model.training:
             correct = out.edge_correct.float()
-            self._eval_sums["correct"] += correct.sum().item()
+            self._eval_sums["correct"] += correct.sum()
             self._eval_sums["edges"] += correct.numel()
         if model.training:
-            self._metric_sums["rewards/accuracy"] += (
-                out.edge_correct.float().mean().item()
-            )
-            self._metric_sums["rewards/margin"] += out.edge_margin.mean().item()
-            self._metric_sums["rewards/mean"] += rewards.detach().float().mean().item()
-            self._metric_sums["rewards/std"] += rewards.detach().float().std().item()
+            detached = rewards.detach().float()
+            self._metric_sums["rewards/accuracy"] += out.edge_correct.float().mean()
+            self._metric_sums["rewards/margin"] += out.edge_margin.mean()
+            self._metric_sums["rewards/mean"] += detached.mean()
+            self._metric_sums["rewards/std"] += detached.std()
             self._metric_count += 1
         if return_outputs:
             return loss, {"rewards": rewards, "loss_per_prompt": out.loss}
@@ -95,7 +96,7 @@ class RankingTrainer(Trainer):
         # Merge the batch metrics gathered since the last log into this entry.
         if self._metric_count and "loss" in logs:
             for name, total in self._metric_sums.items():
-                logs[name] = round(total / self._metric_count, 4)
+                logs[name] = round(float(total) / self._metric_count, 4)
             self._metric_sums.clear()
             self._metric_count = 0
         super().log(logs, *args, **kwargs)
