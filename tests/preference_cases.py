@@ -122,7 +122,7 @@ CASES = [
         jsonl({"promt": "p", "responses": ["a", "b"]}),
         {},
         r"data\.jsonl, line 1: field 'prompt' is missing; the record has 'promt': "
-        r"rename it to 'prompt' or map it with columns=\{'prompt': 'promt'\}$",
+        r"rename it to 'prompt' or map it with --columns prompt=promt$",
     ),
     (
         "misspelt-responses",
@@ -514,7 +514,8 @@ CASES = [
         "saved",
         make_folder,
         {},
-        r"saved: not a data set folder",
+        r"saved: cannot load the saved data set: .*give a folder written by "
+        r"save_to_disk$",
     ),
     (
         "saved-split-missing",

@@ -121,6 +121,13 @@ BAD_GRAPHS = [
     ('{"responses": ["a", "b"], "ranks": [1, 1.5]}', r"ranks\[1\] must be an integer"),
     ('{"responses": ["a", "b"], "ranks": [1]}', r"must list one value per response"),
     ('{"responses": ["a", "b"]}\n{"responses": ["c", "d"]}', r"found 2 lines"),
+    (
+        '{"responses": ["a", "b", "c"], "rank": [3, 2, 1]}',
+        r"field 'rank' is not a known field; did you mean 'ranks'\?",
+    ),
+    ('{"responses": ["a", "b"], "score": [1, 2]}', r"did you mean 'scores'\?"),
+    ('{"n": 2, "edges": [[0, 1]], "weight": [5]}', r"did you mean 'weights'\?"),
+    ('{"responses": ["a", "a", "c"]}', r"responses\[1\] repeats responses\[0\]"),
 ]
 
 
@@ -147,7 +154,7 @@ def test_bad_graph_files_exit_2_with_one_line(text, message, tmp_path, capsys):
         ),
         (["solve", "--utility", "log", "--n", "1"], "--n must be between 2 and 20000"),
         (["solve", "--utility", "log", "--n", "100000"], "got 100000"),
-        (["limit", "--utility", "inverse-power:0"], "must satisfy G > 0"),
+        (["limit", "--utility", "inverse-power:0"], "must satisfy 0 < G <= 100"),
     ],
 )
 def test_bad_arguments_exit_2(argv, message, capsys):
@@ -242,3 +249,22 @@ def test_tangent_line_notes(capsys):
     assert "continues as its tangent line below 0.1" in out
     code, out, _ = run(["limit", "--utility", "log"], capsys)
     assert "tangent" not in out
+
+
+def test_bom_and_integral_float_ranks_are_read(tmp_path, capsys):
+    path = tmp_path / "ranks.json"
+    text = '{"responses": ["a", "b", "c"], "ranks": [3.0, 2.0, 1.0], "id": 7}'
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    code, out, _ = run(
+        ["solve", "--utility", "log", "--graph", str(path), "--json"], capsys
+    )
+    assert code == 0
+    assert json.loads(out)["rewards"] == pytest.approx([0.0, 0.5, 1.0])
+
+
+def test_empty_plot_name_exits_2(capsys):
+    code, out, err = run(
+        ["solve", "--utility", "log", "--n", "4", "--plot", ""], capsys
+    )
+    assert code == 2 and out == ""
+    assert "--plot needs a file name" in err

@@ -213,6 +213,12 @@ def main(argv: list[str] | None = None) -> int:
         # The reader of stdout (head, say) has gone; exit quietly like other tools.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as error:
+        # Output that cannot be written (a full disk, say) is not a bug.
+        if args.debug:
+            raise
+        print(f"rankreward {args.command}: error: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -78,7 +78,7 @@ def _run_solve(args: argparse.Namespace, error_type) -> int:
     )
 
     utility = _utility(args.utility, error_type)
-    if args.plot:
+    if args.plot is not None:
         _check_plot_path(args.plot, error_type)
     if args.graph is not None:
         try:
@@ -155,7 +155,7 @@ def _run_solve(args: argparse.Namespace, error_type) -> int:
 
 def _run_limit(args: argparse.Namespace, error_type) -> int:
     utility = _utility(args.utility, error_type)
-    if args.plot:
+    if args.plot is not None:
         _check_plot_path(args.plot, error_type)
     law = limit_law(utility)
     dist = law.distribution
@@ -196,6 +196,8 @@ def _finite_or_none(value: float) -> float | None:
 
 def _check_plot_path(path: str, error_type) -> None:
     # Checked before solving, so a long solve is not lost to a typo.
+    if not path:
+        raise error_type("--plot needs a file name such as rewards.png")
     if os.path.isdir(path):
         raise error_type(f"--plot {path} is a folder; give a file name such as a.png")
     if not path.lower().endswith(".png"):

@@ -80,6 +80,9 @@ def read_preferences(
             f"{name}: is a folder, not a {format} file; give a file, or a folder "
             "written by save_to_disk with format 'saved'"
         )
+    if format != "saved" and not os.path.isfile(path):
+        # A device or a pipe (/dev/zero, say) could be read without end.
+        raise DataError(f"{name}: is not a regular file; save the data to a file")
     if format == "jsonl":
         located = jsonl_records(name, read_text(path, name))
     elif format == "json":

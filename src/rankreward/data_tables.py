@@ -115,15 +115,27 @@ def parquet_records(path: str, name: str) -> Located:
     # Reading the schema first gives a clear error for a file that is not
     # Parquet, where datasets would also log the error itself.
     try:
-        pyarrow.parquet.read_schema(path)
+        names = pyarrow.parquet.read_schema(path).names
+        rows = pyarrow.parquet.read_metadata(path).num_rows
     except (OSError, ValueError) as error:
-        raise DataError(f"{name}: cannot read as Parquet: {error}") from error
+        raise DataError(
+            f"{name}: cannot read as Parquet: {_first_line(error)}"
+        ) from error
+    repeated = sorted({column for column in names if names.count(column) > 1})
+    if repeated:
+        raise DataError(
+            f"{name}: column {repeated[0]!r} appears more than once; rename one"
+        )
+    if not names or rows == 0:
+        raise DataError(f"{name}: the data set is empty; it has no rows to read")
     with tempfile.TemporaryDirectory(prefix="rankreward-parquet-") as cache:
         try:
             dataset = Dataset.from_parquet(path, cache_dir=cache, keep_in_memory=True)
         except (DatasetGenerationError, OSError, ValueError) as error:
             cause = error.__cause__ or error
-            raise DataError(f"{name}: cannot read as Parquet: {cause}") from error
+            raise DataError(
+                f"{name}: cannot read as Parquet: {_first_line(cause)}"
+            ) from error
     return ((f"{name}, row {i}", row) for i, row in enumerate(dataset))
 
 
@@ -134,11 +146,18 @@ def saved_records(path: str, name: str, split: str | None) -> Located:
         loaded = datasets.load_from_disk(path)
     except FileNotFoundError as error:
         raise DataError(
-            f"{name}: not a data set folder (no dataset_info.json or "
-            "dataset_dict.json); give a folder written by save_to_disk"
+            f"{name}: cannot load the saved data set: {_first_line(error)}; give "
+            "a folder written by save_to_disk"
+        ) from error
+    except IndexError as error:
+        # datasets (5.x) fails this way on a data set saved with no rows.
+        raise DataError(
+            f"{name}: the data set is empty; it has no rows to read"
         ) from error
     except (OSError, ValueError) as error:
-        raise DataError(f"{name}: cannot load the saved data set: {error}") from error
+        raise DataError(
+            f"{name}: cannot load the saved data set: {_first_line(error)}"
+        ) from error
     if isinstance(loaded, datasets.DatasetDict):
         splits = list(loaded)
         if split is None and len(splits) == 1:
@@ -156,3 +175,9 @@ def saved_records(path: str, name: str, split: str | None) -> Located:
             f"{split!r} does not apply; drop it"
         )
     return ((f"{name}, row {i}", row) for i, row in enumerate(loaded))
+
+
+def _first_line(error: BaseException) -> str:
+    # Arrow's messages can run to a schema dump; the first line names the problem.
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__

@@ -19,6 +19,12 @@ import math
 import os
 from dataclasses import dataclass
 
+# The fields each layout reads. A ranking record may carry others, such as an
+# id or a kind. A near miss of a known field is an error, so that a misspelt
+# "rank" is not silently read as a record without ranks.
+EDGE_FIELDS = ("n", "edges", "weights")
+RANKING_FIELDS = ("prompt", "responses", "ranks", "scores")
+
 
 class GraphFileError(ValueError):
     """A graph file that cannot be read as one preference graph."""
@@ -35,7 +41,7 @@ def read_graph_file(path: str | os.PathLike) -> PreferenceGraph:
     """Read a preference graph in either layout of the module docstring."""
     path = os.fspath(path)
     try:
-        with open(path, encoding="utf-8") as handle:
+        with open(path, encoding="utf-8-sig") as handle:
             text = handle.read()
     except OSError as error:
         raise GraphFileError(
@@ -53,8 +59,10 @@ def read_graph_file(path: str | os.PathLike) -> PreferenceGraph:
             "one flat object"
         ) from error
     if "edges" in record:
+        _reject_typos(path, record, EDGE_FIELDS)
         return _edge_list(path, record)
     if "responses" in record:
+        _reject_typos(path, record, RANKING_FIELDS)
         return _ranking_record(path, record)
     raise GraphFileError(
         f"{path}: expected an object with 'n' and 'edges', or a ranking record with "
@@ -87,6 +95,20 @@ def _parse_one_object(path: str, text: str) -> dict:
             f"{where}: expected a JSON object, found {type(data).__name__}"
         )
     return data
+
+
+def _reject_typos(path: str, record: dict, known: tuple[str, ...]) -> None:
+    import difflib
+
+    for key in record:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.7)
+        if close and close[0] not in record:
+            raise GraphFileError(
+                f"{path}: field {key!r} is not a known field; did you mean "
+                f"{close[0]!r}? Rename it, or remove it if it is unrelated"
+            )
 
 
 def _json_error(path: str, error: json.JSONDecodeError) -> GraphFileError:
@@ -154,6 +176,15 @@ def _ranking_record(path: str, record: dict) -> PreferenceGraph:
             f"got {responses!r}"
         )
     n = len(responses)
+    seen = {}
+    for position, response in enumerate(responses):
+        key = json.dumps(response, sort_keys=True)
+        if key in seen:
+            raise GraphFileError(
+                f"{path}: responses[{position}] repeats responses[{seen[key]}]; "
+                "list each response once"
+            )
+        seen[key] = position
     if "ranks" in record and "scores" in record:
         raise GraphFileError(f"{path}: give either 'ranks' or 'scores', not both")
     if "ranks" in record:
@@ -177,6 +208,9 @@ def _per_response(path, record, field, n, integer):
             f"got {values!r}"
         )
     for position, value in enumerate(values):
+        if integer and isinstance(value, float) and value.is_integer():
+            value = int(value)  # 2.0 is rank 2, as the data readers take it
+            values[position] = value
         if integer and not (isinstance(value, int) and not isinstance(value, bool)):
             raise GraphFileError(
                 f"{path}: {field}[{position}] must be an integer rank, got {value!r}"

@@ -246,7 +246,7 @@ class _RecordReader(FieldReader):
         if close:
             return (
                 f"; the record has {close[0]!r}: rename it to {column!r} or map it "
-                f"with columns={{{field!r}: {close[0]!r}}}"
+                f"with --columns {field}={close[0]}"
             )
         found = ", ".join(repr(name) for name in self.row) or "none"
         return f"; the record's fields are {found}: add it or map it in columns"
@@ -282,7 +282,7 @@ class _RecordReader(FieldReader):
             if close:
                 return DataError(
                     f"{text}; rename {close[0]!r} to {column!r} or map it with "
-                    f"columns={{{field!r}: {close[0]!r}}}"
+                    f"--columns {field}={close[0]}"
                 )
         return DataError(f"{text}; rename the fields or map them in columns")
 

@@ -43,6 +43,10 @@ if TYPE_CHECKING:
 # above the optimum's gaps, so the solver optimises the continued function.
 MAX_SLOPE = 1e12
 MIN_CONTINUATION_POINT = 1e-300
+# Parameter ranges of the families, see the registry below.
+MAX_INVERSE_EXPONENT = 100.0
+MIN_SCALE = 1e-4
+MAX_SCALE = 1e4
 
 
 class UtilitySpecError(ValueError):
@@ -393,11 +397,21 @@ _REGISTRY: dict[str, Callable[[float | None, str], Utility]] = {
     "log": _no_parameter("log", Log),
     "inverse": _no_parameter("inverse", lambda: InversePower(1.0)),
     "power": _with_parameter("power", Power, lambda g: 0.0 < g < 1.0, "0 < G < 1"),
+    # The upper bound on G and the range of S keep U and its continuation
+    # inside float64: -t^(-G) at G = 1e300 overflows everywhere below 1, and
+    # logsigmoid:1e-300 is linear to the last digit.
     "inverse-power": _with_parameter(
-        "inverse-power", InversePower, lambda g: g > 0.0, "G > 0"
+        "inverse-power",
+        InversePower,
+        lambda g: 0.0 < g <= MAX_INVERSE_EXPONENT,
+        f"0 < G <= {MAX_INVERSE_EXPONENT:g}",
     ),
     "logsigmoid": _with_parameter(
-        "logsigmoid", LogSigmoid, lambda s: s > 0.0, "S > 0", default=1.0
+        "logsigmoid",
+        LogSigmoid,
+        lambda s: MIN_SCALE <= s <= MAX_SCALE,
+        f"{MIN_SCALE:g} <= S <= {MAX_SCALE:g}",
+        default=1.0,
     ),
 }
 
@@ -415,9 +429,9 @@ VALID_SPECS = (
     "linear",
     "log",
     "power:G (0<G<1)",
-    "inverse-power:G (G>0)",
+    "inverse-power:G (0<G<=100)",
     "inverse",
-    "logsigmoid:S (S>0)",
+    "logsigmoid:S (1e-4<=S<=1e4)",
 )
 
 
