@@ -73,7 +73,7 @@ class RankingLoss(nn.Module):
                 f"prompt_utility must index the {len(self.utilities)} utilities of the "
                 f"table, got values {prompt_utility.tolist()}"
             )
-        r = rewards.float()
+        r = _upcast(rewards)
         margin = r[edges[:, 0]] - r[edges[:, 1]]  # (E,)
         edge_utility = prompt_utility[edge_prompt]  # (E,)
 
@@ -97,3 +97,31 @@ class RankingLoss(nn.Module):
             edge_margin=margin.detach(),
             edge_correct=(margin > 0).detach(),
         )
+
+
+class _UpcastWithFiniteGradient(torch.autograd.Function):
+    """float32 forward; backward clamps the gradient to the input's range.
+
+    A reversed pair's slope reaches 1e12 (the tangent continuation's), which
+    float16 (largest value 65504) would turn into inf on the way back. The
+    clamp keeps the gradient's sign; its size is clipped anyway by the
+    Trainer's gradient-norm clipping.
+    """
+
+    @staticmethod
+    def forward(ctx, rewards):
+        ctx.input_dtype = rewards.dtype
+        return rewards.float()
+
+    @staticmethod
+    def backward(ctx, grad):
+        limit = torch.finfo(ctx.input_dtype).max
+        return grad.clamp(-limit, limit).to(ctx.input_dtype)
+
+
+def _upcast(rewards: torch.Tensor) -> torch.Tensor:
+    # Only float16 has a smaller range than the float32 loss; bfloat16 has
+    # float32's.
+    if rewards.dtype == torch.float16 and rewards.requires_grad:
+        return _UpcastWithFiniteGradient.apply(rewards)
+    return rewards.float()

@@ -37,12 +37,14 @@ if TYPE_CHECKING:
 # The tangent starts where U' reaches MAX_SLOPE, so U and U' stay far inside
 # float32 range (about 3e38). For log and t^g that point is also below the
 # gaps of an optimum at large n: near the ends of a ranking of 10,000
-# responses they are above 1e-8 for log and far smaller for t^g. The floor
-# keeps the point positive where the formula underflows.
+# responses they are above 1e-8 for log and far smaller for t^g.
 # NOTE: for -t^(-g) with a large g (t0 = 0.31 at g = 20) the tangent starts
 # above the optimum's gaps, so the solver optimises the continued function.
 MAX_SLOPE = 1e12
-MIN_CONTINUATION_POINT = 1e-300
+# The training loss takes differences in float32, whose smallest normal
+# number this is: a continuation point below it would round to 0 there (so
+# t^g with g above about 0.68 gets a smaller slope at its t0 than MAX_SLOPE).
+MIN_CONTINUATION_POINT = 1.1754943508222875e-38
 # Parameter ranges of the families, see the registry below.
 MAX_INVERSE_EXPONENT = 100.0
 MIN_SCALE = 1e-4
