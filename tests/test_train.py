@@ -472,3 +472,61 @@ def test_held_out_loss_and_accuracy(data_files, tiny_model_dir, tmp_path):
     accuracy = metrics["eval_rewards/accuracy"]
     assert 0.0 <= accuracy <= 1.0
     assert abs(accuracy * 12 - round(accuracy * 12)) < 1e-3
+
+
+def test_killed_run_resumes_to_the_same_model(data_files, tiny_model_dir, tmp_path):
+    # SIGKILL a run once its second checkpoint is whole, resume it with
+    # --resume, and compare with a run that was never interrupted.
+    import signal
+    import time
+
+    common = [
+        "train",
+        "--data",
+        data_files["ranking.jsonl"],
+        "--model",
+        tiny_model_dir,
+        "--max-steps",
+        "12",
+        "--learning-rate",
+        "1e-3",
+        "--utility",
+        "logsigmoid:4",
+        "--seed",
+        "0",
+        "--per-device-train-batch-size",
+        "2",
+        "--dropout",
+        "0.1",
+        "--save-strategy",
+        "steps",
+        "--save-steps",
+        "2",
+        "--report-to",
+        "none",
+        "--disable-tqdm",
+        "true",
+    ]
+    assert main([*common, "--output-dir", str(tmp_path / "full")]) == 0
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rankreward", *common, "--output-dir", str(killed)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while not (killed / "checkpoint-4" / "trainer_state.json").exists():
+            assert process.poll() is None, "the run ended before its checkpoint"
+            assert time.monotonic() < deadline, "no checkpoint within 240 s"
+            time.sleep(0.05)
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    assert not (killed / "model.safetensors").exists()
+    assert main([*common, "--output-dir", str(killed), "--resume", "true"]) == 0
+    full = load_file(tmp_path / "full" / "model.safetensors")
+    resumed = load_file(killed / "model.safetensors")
+    gap = max((full[k] - resumed[k]).abs().max().item() for k in full)
+    assert gap <= 1e-6

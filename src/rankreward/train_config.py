@@ -121,6 +121,13 @@ class TrainOptions:
         default=False,
         metadata={"help": "run the model repository's own code (off by default)"},
     )
+    resume: bool = field(
+        default=False,
+        metadata={
+            "help": "resume from the last checkpoint in --output-dir, if "
+            "there is one (the same as --resume-from-checkpoint with its path)"
+        },
+    )
     lora: bool = field(
         default=False, metadata={"help": "train LoRA adapters (needs peft)"}
     )

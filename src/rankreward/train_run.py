@@ -13,6 +13,7 @@ how training went.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -77,7 +78,7 @@ def run_train(options: TrainOptions, training_args) -> dict:
         loss_fn=RankingLoss(utilities),
         reward_head=head,
     )
-    outcome = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    outcome = trainer.train(resume_from_checkpoint=_checkpoint(options, training_args))
     metrics = dict(outcome.metrics)
     if eval_dataset is not None:
         metrics.update(trainer.evaluate())
@@ -93,6 +94,36 @@ def run_train(options: TrainOptions, training_args) -> dict:
         _save(final, tokenizer, head, options, utilities, training_args.output_dir)
         write_json_atomic(Path(training_args.output_dir) / SUMMARY_FILE, summary)
     return summary
+
+
+def _checkpoint(options: TrainOptions, training_args) -> str | None:
+    # --resume takes the newest checkpoint-N folder that Trainer wrote whole:
+    # Trainer writes trainer_state.json after the weights, optimizer and
+    # random states, so a folder without it is one a kill cut short. Without
+    # a whole checkpoint the run starts from the beginning.
+    if training_args.resume_from_checkpoint or not options.resume:
+        return training_args.resume_from_checkpoint
+    folder = Path(training_args.output_dir)
+    whole = [
+        (int(path.name.split("-")[1]), path)
+        for path in folder.glob("checkpoint-*")
+        if path.name.split("-")[1].isdigit() and _is_whole(path)
+    ]
+    last = str(max(whole)[1]) if whole else None
+    if last is None:
+        logger.info("no checkpoint in %s; training from the start", folder)
+    else:
+        logger.info("resuming from %s", last)
+    return last
+
+
+def _is_whole(checkpoint: Path) -> bool:
+    # The state file is written last and not atomically, so it must parse.
+    try:
+        json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def _read(options: TrainOptions, path: str):
