@@ -530,3 +530,41 @@ def test_killed_run_resumes_to_the_same_model(data_files, tiny_model_dir, tmp_pa
     resumed = load_file(killed / "model.safetensors")
     gap = max((full[k] - resumed[k]).abs().max().item() for k in full)
     assert gap <= 1e-6
+
+
+def test_nonfinite_loss_stops_with_a_checkpoint(
+    data_files, tiny_model_dir, tmp_path, capsys
+):
+    # A model whose head outputs NaN: the first step's loss is NaN, so the
+    # run stops there, names the step and the prompts, and saves the weights.
+    from transformers import AutoModelForSequenceClassification
+
+    broken = tmp_path / "broken"
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir)
+    with torch.no_grad():
+        model.classifier.bias.fill_(float("nan"))
+    model.save_pretrained(broken)
+    shutil.copy(os.path.join(tiny_model_dir, "tokenizer.json"), broken)
+    shutil.copy(os.path.join(tiny_model_dir, "tokenizer_config.json"), broken)
+    code = train(
+        [
+            "--data",
+            data_files["ranking.jsonl"],
+            "--model",
+            str(broken),
+            "--output-dir",
+            str(tmp_path / "out"),
+            "--max-steps",
+            "3",
+            "--per-device-train-batch-size",
+            "2",
+            "--utility",
+            "log",
+        ]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    assert err[-1].startswith("rankreward train: stopped: the loss was nan at step 1")
+    assert "ranking.jsonl, line " in err[-1]  # the batch's prompts
+    assert (tmp_path / "out" / "checkpoint-0" / "model.safetensors").exists()
+    assert not (tmp_path / "out" / "model.safetensors").exists()

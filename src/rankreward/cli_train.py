@@ -34,6 +34,7 @@ def run_train_command(argv: list[str], *, debug: bool) -> int:
     from rankreward.preference_errors import DataError
     from rankreward.train_config import TrainConfigError, parse_train_arguments
     from rankreward.train_run import run_train
+    from rankreward.trainer import NonFiniteLossError
 
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING,
@@ -52,6 +53,11 @@ def run_train_command(argv: list[str], *, debug: bool) -> int:
             raise
         print(f"rankreward train: error: {error}", file=sys.stderr)
         return 2
+    except NonFiniteLossError as error:
+        if debug:
+            raise
+        print(f"rankreward train: stopped: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("rankreward train: interrupted", file=sys.stderr)
         return 130

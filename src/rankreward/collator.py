@@ -188,4 +188,7 @@ class RankingCollator:
         }
         if has_types:
             batch["token_type_ids"] = token_type_ids
+        if all("source" in ex for ex in examples):
+            # Where each prompt came from (file and line), for error messages.
+            batch["sources"] = [ex["source"] for ex in examples]
         return batch

@@ -166,7 +166,8 @@ def _tokenize(options, tokenizer, groups, utilities):
         except ValueError as error:
             raise TrainConfigError(f"{group.source}: {error}") from error
         examples.append(
-            tokenize_responses(
+            {"source": group.source}
+            | tokenize_responses(
                 options.encoding,
                 tokenizer,
                 group.prompt,

@@ -18,6 +18,10 @@ from rankreward.model import RewardHead
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
+class NonFiniteLossError(RuntimeError):
+    """Training stopped at a NaN or infinite loss, after saving a checkpoint."""
+
+
 class RankingTrainer(Trainer):
     """A ``Trainer`` whose loss is ``RankingLoss`` over bounded rewards.
 
@@ -73,6 +77,8 @@ class RankingTrainer(Trainer):
             inputs["prompt_utility"],
         )
         loss = out.loss.mean()
+        if model.training and not torch.isfinite(loss):
+            self._stop_on_nonfinite(model, inputs, loss)
 
         # Metrics stay tensors until they are logged: .item() here would
         # make every step wait for the device.
@@ -90,6 +96,20 @@ class RankingTrainer(Trainer):
         if return_outputs:
             return loss, {"rewards": rewards, "loss_per_prompt": out.loss}
         return loss
+
+    def _stop_on_nonfinite(self, model, inputs, loss) -> None:
+        # The weights now are those the last step with a finite loss left,
+        # so they are saved before the run stops.
+        step = self.state.global_step + 1
+        checkpoint = f"{self.args.output_dir}/checkpoint-{self.state.global_step}"
+        self._save_checkpoint(model, trial=None)
+        sources = inputs.get("sources") or ["(sources not recorded)"]
+        raise NonFiniteLossError(
+            f"the loss was {float(loss)} at step {step}, on the prompts "
+            f"{', '.join(map(str, sources))}; the weights before this step are "
+            f"saved in {checkpoint}. Lower the learning rate, or check those "
+            "prompts and the model's weights"
+        )
 
     def log(self, logs: dict[str, float], *args, **kwargs) -> None:
         # The extra arguments (start_time since transformers 4.47) pass through.
