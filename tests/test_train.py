@@ -474,11 +474,16 @@ def test_held_out_loss_and_accuracy(data_files, tiny_model_dir, tmp_path):
     assert abs(accuracy * 12 - round(accuracy * 12)) < 1e-3
 
 
-def test_killed_run_resumes_to_the_same_model(data_files, tiny_model_dir, tmp_path):
-    # SIGKILL a run once its second checkpoint is whole, resume it with
-    # --resume, and compare with a run that was never interrupted.
+@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGTERM", "SIGINT"])
+def test_killed_run_resumes_to_the_same_model(
+    signal_name, data_files, tiny_model_dir, tmp_path
+):
+    # Stop a run with a signal once its second checkpoint is whole, resume
+    # it with --resume, and compare with a run that was never interrupted.
     import signal
     import time
+
+    stop = getattr(signal, signal_name)
 
     common = [
         "train",
@@ -520,10 +525,11 @@ def test_killed_run_resumes_to_the_same_model(data_files, tiny_model_dir, tmp_pa
             assert process.poll() is None, "the run ended before its checkpoint"
             assert time.monotonic() < deadline, "no checkpoint within 240 s"
             time.sleep(0.05)
-        os.kill(process.pid, signal.SIGKILL)
+        os.kill(process.pid, stop)
     finally:
         process.wait(timeout=60)
-    assert process.returncode == -signal.SIGKILL
+    # SIGINT ends as "interrupted" (130); the others kill the process.
+    assert process.returncode in (-stop, 130)
     assert not (killed / "model.safetensors").exists()
     assert main([*common, "--output-dir", str(killed), "--resume", "true"]) == 0
     full = load_file(tmp_path / "full" / "model.safetensors")
@@ -568,3 +574,35 @@ def test_nonfinite_loss_stops_with_a_checkpoint(
     assert "ranking.jsonl, line " in err[-1]  # the batch's prompts
     assert (tmp_path / "out" / "checkpoint-0" / "model.safetensors").exists()
     assert not (tmp_path / "out" / "model.safetensors").exists()
+
+
+def test_identical_after_truncation_is_counted(tiny_model_dir, tmp_path):
+    # With 12 tokens, a response keeps at most its first 3/4 of them, so two
+    # responses that differ only at their end encode identically: their
+    # edge is dropped and counted, and so is the prompt left without edges.
+    start = "the same long start of both answers " * 3
+    rows = [
+        {"prompt": "please", "responses": [start + "a", start + "b"]},
+        {"prompt": "short", "responses": ["yes", "no"]},
+    ]
+    data = write_jsonl(tmp_path / "cut.jsonl", rows)
+    code = train(
+        [
+            "--data",
+            data,
+            "--model",
+            tiny_model_dir,
+            "--output-dir",
+            str(tmp_path / "out"),
+            "--max-steps",
+            "1",
+            "--max-length",
+            "12",
+        ]
+    )
+    summary = json.loads((tmp_path / "out" / "train_summary.json").read_text())
+    assert code == 0
+    assert summary["identical_after_truncation"]["train"] == {
+        "edges_dropped": 1,
+        "prompts_dropped": 1,
+    }

@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 from rankreward.model import REWARD_SETTINGS_FILE, RewardHead, load_reward_model
@@ -62,9 +64,11 @@ def run_train(options: TrainOptions, training_args) -> dict:
         trust_remote_code=options.trust_remote_code,
     )
     _ensure_padding(model, tokenizer)
-    train_dataset = _tokenize(options, tokenizer, train_groups, utilities)
-    eval_dataset = (
-        _tokenize(options, tokenizer, eval_groups, utilities) if eval_groups else None
+    train_dataset, train_cut = _tokenize(options, tokenizer, train_groups, utilities)
+    eval_dataset, eval_cut = (
+        _tokenize(options, tokenizer, eval_groups, utilities)
+        if eval_groups
+        else (None, None)
     )
     if options.lora:
         model = _with_lora(model, options)
@@ -87,6 +91,7 @@ def run_train(options: TrainOptions, training_args) -> dict:
         "data": train_report.to_dict(),
         "eval_data": eval_report.to_dict() if eval_report else None,
         "utilities": utilities,
+        "identical_after_truncation": {"train": train_cut, "eval": eval_cut},
         "metrics": metrics,
     }
     if trainer.is_world_process_zero():
@@ -153,6 +158,13 @@ def _ensure_padding(model, tokenizer) -> None:
 
 
 def _tokenize(options, tokenizer, groups, utilities):
+    """Return the tokenized data set and what truncation made identical.
+
+    Policy: an edge between two responses whose inputs are identical after
+    truncation to ``max_length`` can teach nothing (the model must give them
+    one reward), so it is dropped and counted; a prompt left without edges
+    is dropped and counted too.
+    """
     from datasets import Dataset
 
     from rankreward.collator import tokenize_responses
@@ -160,25 +172,49 @@ def _tokenize(options, tokenizer, groups, utilities):
 
     index = {spec: position for position, spec in enumerate(utilities)}
     examples = []
+    counts = {"edges_dropped": 0, "prompts_dropped": 0}
     for group in groups:
         try:
             group = render_chat(group, tokenizer)
         except ValueError as error:
             raise TrainConfigError(f"{group.source}: {error}") from error
-        examples.append(
-            {"source": group.source}
-            | tokenize_responses(
-                options.encoding,
-                tokenizer,
-                group.prompt,
-                list(group.responses),
-                group.edges,
-                index[group.utility or options.utility],
-                options.max_length,
-                edge_weights=group.weights,
-            )
+        example = {"source": group.source} | tokenize_responses(
+            options.encoding,
+            tokenizer,
+            group.prompt,
+            list(group.responses),
+            group.edges,
+            index[group.utility or options.utility],
+            options.max_length,
+            edge_weights=group.weights,
         )
-    return Dataset.from_list(examples)
+        inputs = [tuple(ids) for ids in example["input_ids"]]
+        kept = [
+            position
+            for position, (better, worse) in enumerate(example["edges"])
+            if inputs[better] != inputs[worse]
+        ]
+        counts["edges_dropped"] += len(example["edges"]) - len(kept)
+        if not kept:
+            counts["prompts_dropped"] += 1
+            continue
+        example["edges"] = [example["edges"][k] for k in kept]
+        example["edge_weights"] = [example["edge_weights"][k] for k in kept]
+        examples.append(example)
+    if counts["edges_dropped"]:
+        logger.warning(
+            "%d edges (%d whole prompts) dropped: their responses are identical "
+            "after truncation to %d tokens; raise --max-length to keep them",
+            counts["edges_dropped"],
+            counts["prompts_dropped"],
+            options.max_length,
+        )
+    if not examples:
+        raise TrainConfigError(
+            f"every prompt's responses are identical after truncation to "
+            f"{options.max_length} tokens; raise --max-length"
+        )
+    return Dataset.from_list(examples), counts
 
 
 def _with_lora(model, options: TrainOptions):
@@ -212,8 +248,16 @@ def _save(model, tokenizer, head: RewardHead, options, utilities, folder) -> Non
     # (save_pretrained writes safetensors, the settings go through a rename).
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(folder, safe_serialization=True)
-    tokenizer.save_pretrained(folder)
+    # Written whole into a temporary folder first, then each file is renamed
+    # into place, so a kill never leaves a half-written model that loads.
+    staging = Path(tempfile.mkdtemp(prefix=".saving-", dir=folder))
+    try:
+        model.save_pretrained(staging, safe_serialization=True)
+        tokenizer.save_pretrained(staging)
+        for path in staging.iterdir():
+            os.replace(path, folder / path.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     settings = {
         "reward": head.formula,
         "bounded": head.bounded,
