@@ -161,9 +161,9 @@ def _tokenize(options, tokenizer, groups, utilities):
     """Return the tokenized data set and what truncation made identical.
 
     Policy: an edge between two responses whose inputs are identical after
-    truncation to ``max_length`` can teach nothing (the model must give them
-    one reward), so it is dropped and counted; a prompt left without edges
-    is dropped and counted too.
+    truncation to ``max_length`` can teach nothing, because the model must
+    give them one reward. Such an edge is dropped and counted, and so is a
+    prompt left without edges.
     """
     from datasets import Dataset
 
@@ -244,8 +244,7 @@ def _with_lora(model, options: TrainOptions):
 
 def _save(model, tokenizer, head: RewardHead, options, utilities, folder) -> None:
     # Into the output folder itself, next to any checkpoints, as a Trainer
-    # user expects; every file is written whole before it replaces an old one
-    # (save_pretrained writes safetensors, the settings go through a rename).
+    # user expects. Every file is written whole before it replaces an old one.
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     # Written whole into a temporary folder first, then each file is renamed
