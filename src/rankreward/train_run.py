@@ -56,6 +56,13 @@ def run_train(options: TrainOptions, training_args) -> dict:
     )
     for reason, where in train_report.dropped.items():
         logger.info("dropped %d records (%s)", len(where), reason)
+    logger.info(
+        "%d tied pairs gave no edge, %d repeated pairs were merged into edge "
+        "weights, %d pairs contradict another (both kept)",
+        train_report.ties,
+        train_report.duplicate_edges,
+        train_report.contradictions,
+    )
 
     model, tokenizer = load_reward_model(
         options.model,
