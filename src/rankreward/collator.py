@@ -64,16 +64,7 @@ def tokenize_ranking(
         )
     finally:
         tokenizer.truncation_side = previous_side
-    example = {
-        "input_ids": encoded["input_ids"],
-        "edges": [list(map(int, e)) for e in edges],
-        "edge_weights": (
-            [1.0] * len(edges)
-            if edge_weights is None
-            else list(map(float, edge_weights))
-        ),
-        "utility_index": int(utility_index),
-    }
+    example = _example(encoded["input_ids"], edges, edge_weights, utility_index)
     if "token_type_ids" in encoded:
         example["token_type_ids"] = encoded["token_type_ids"]
     return example
@@ -107,16 +98,7 @@ def tokenize_concatenated(
         encoded = tokenizer(texts, truncation=True, max_length=max_length)
     finally:
         tokenizer.truncation_side = previous_side
-    return {
-        "input_ids": encoded["input_ids"],
-        "edges": [list(map(int, e)) for e in edges],
-        "edge_weights": (
-            [1.0] * len(edges)
-            if edge_weights is None
-            else list(map(float, edge_weights))
-        ),
-        "utility_index": int(utility_index),
-    }
+    return _example(encoded["input_ids"], edges, edge_weights, utility_index)
 
 
 def tokenize_responses(encoding: str, *args, **kwargs) -> dict[str, Any]:
@@ -128,6 +110,20 @@ def tokenize_responses(encoding: str, *args, **kwargs) -> dict[str, Any]:
     raise ValueError(
         f"encoding must be one of {', '.join(ENCODINGS)}, got {encoding!r}"
     )
+
+
+def _example(input_ids, edges, edge_weights, utility_index) -> dict[str, Any]:
+    # The fields every tokenized prompt has, whatever its encoding.
+    return {
+        "input_ids": input_ids,
+        "edges": [list(map(int, e)) for e in edges],
+        "edge_weights": (
+            [1.0] * len(edges)
+            if edge_weights is None
+            else list(map(float, edge_weights))
+        ),
+        "utility_index": int(utility_index),
+    }
 
 
 def _cut_response(tokenizer, response: str, max_length: int) -> str:
