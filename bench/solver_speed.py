@@ -48,15 +48,15 @@ def slsqp_full_ranking(spec: str, n: int):
     )
 
 
-def timed(function, *args, budget: float = 1.0, most: int = 10):
-    """The result and the best wall time of up to ``most`` runs.
+def timed(function, *args, budget: float = 1.0, max_runs: int = 10):
+    """Run ``function`` up to ``max_runs`` times; return the result and best time.
 
     Runs stop once ``budget`` seconds have gone, so a slow contender runs
     once. The best of several runs is the least disturbed by other load.
     """
     best = float("inf")
     spent = 0.0
-    for _ in range(most):
+    for _ in range(max_runs):
         started = time.perf_counter()
         result = function(*args)
         seconds = time.perf_counter() - started

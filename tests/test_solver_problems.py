@@ -105,7 +105,8 @@ def test_layered_start_keeps_every_acyclic_edge_positive():
         worse = perm[[j for _, j in pairs]]
         start = _layered_start(n, better, worse)
         assert np.all(start[better] > start[worse])
-        assert start.min() >= 0.0 and start.max() == 1.0
+        assert start.min() >= 0.0
+        assert start.max() == 1.0
 
 
 def test_layered_start_of_a_cycle_shares_a_layer():
@@ -152,7 +153,8 @@ def test_linear_graph_closed_form(edges, weights):
         net[j] -= wt
     expected = np.where(net > 0, 1.0, np.where(net < 0, 0.0, 0.5))
     result = solve_graph("linear", n, edges, weights)
-    assert result.iterations == 0 and result.converged
+    assert result.iterations == 0
+    assert result.converged
     np.testing.assert_allclose(result.rewards, expected)
     assert result.objective == pytest.approx(float(net @ expected))
 

@@ -321,7 +321,7 @@ def test_bad_files_exit_2(tiny_model_dir, tmp_path, capsys):
 def test_two_processes_match_one(data_files, tiny_model_dir, tmp_path):
     # torchrun with 2 CPU processes on gloo, 3 prompts each, against one
     # process with the same global batch of 6: with dropout 0 and plain SGD
-    # the weights must agree to float32 rounding. Every step sees every
+    # the weights must agree to float32 rounding. Every step covers every
     # prompt, so the samplers' orders do not matter.
     common = [
         "train",

@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str):
-    # The loss needs torch, which takes about a second to import; loading it
+    # The loss needs torch, which takes about a second to import. Loading it
     # on first use keeps the solver and the command line quick to start.
     if name in ("RankingLoss", "RankingLossOutput"):
         from rankreward import loss

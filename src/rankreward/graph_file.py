@@ -55,7 +55,7 @@ def read_graph_file(path: str | os.PathLike) -> PreferenceGraph:
         record = _parse_one_object(path, text)
     except RecursionError as error:
         raise GraphFileError(
-            f"{path}: the JSON is nested too deeply to read; a graph file holds "
+            f"{path}: the JSON is nested too deeply to read; a graph file contains "
             "one flat object"
         ) from error
     if "edges" in record:

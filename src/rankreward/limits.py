@@ -78,7 +78,7 @@ def closed_form_law(utility) -> LimitLaw | None:
 
 
 def closed_form_quantiles(utility, positions: np.ndarray) -> np.ndarray | None:
-    """The closed-form law's quantiles at ``positions`` in (0, 1), or None.
+    """Return the closed-form law's quantiles at ``positions``, or None.
 
     The same law as ``closed_form_law``, without building a scipy.stats
     object, which costs more than a small solve.
@@ -96,7 +96,7 @@ def closed_form_quantiles(utility, positions: np.ndarray) -> np.ndarray | None:
 
 
 def closed_form_family(utility) -> tuple[str, float | None] | None:
-    """The closed-form law's family and, for Beta(a, a), its a; else None."""
+    """Return the closed-form law's family and its a for Beta(a, a), or None."""
     if isinstance(utility, Linear):
         return "two-point", None
     if isinstance(utility, Log):

@@ -285,15 +285,15 @@ def _newton_direction(hessian: np.ndarray, grad: np.ndarray, fixed) -> np.ndarra
     # Solve (-H) d = grad on the free variables, with -H positive
     # semidefinite, reading H's upper triangle only. Diagonal entries range
     # from about 1 to 1e22 where the optimum crowds its ends, so the ridge
-    # that settles null directions is relative to each diagonal entry (the
-    # same as one ridge after scaling -H to a unit diagonal; Cholesky itself
-    # is indifferent to such scaling). A variable without curvature gets a
-    # tiny absolute ridge instead: along a null direction (a common shift,
-    # or every direction of the linear utility) that gives a very long
-    # gradient step, which the projection onto the box turns into a move to
-    # the bounds. Fixed variables get an identity row and column and a zero
-    # right-hand side, so the system keeps its size and the work happens in
-    # place on ``hessian``, which is overwritten.
+    # that settles null directions is relative to each diagonal entry. That
+    # equals one ridge after scaling -H to a unit diagonal, and Cholesky
+    # itself is indifferent to such scaling. A variable without curvature
+    # gets a tiny absolute ridge instead. Along a null direction (a common
+    # shift, or every direction of the linear utility) that gives a very
+    # long gradient step, which the projection onto the box turns into a
+    # move to the bounds. Fixed variables get an identity row and column and
+    # a zero right-hand side, so the system keeps its size and the work
+    # happens in place on ``hessian``, which is overwritten.
     system = np.negative(hessian, out=hessian)
     system[fixed, :] = 0.0
     system[:, fixed] = 0.0
@@ -317,7 +317,7 @@ def _projected_search(problem, x, state, residual, step):
     # Backtracking (Armijo) search along the projected arc clip(x + a d),
     # first along the Newton direction, then along the gradient. The first
     # candidate of a direction is evaluated with derivatives, because it is
-    # usually taken and the next iteration needs them; shorter ones are
+    # usually taken and the next iteration needs them. Shorter ones are
     # evaluated without. Returns the new point and its evaluation.
     lower, upper = problem.lower, problem.upper
     objective, grad, scale = state.objective, state.grad, state.scale

@@ -24,9 +24,9 @@ import scipy.special
 from rankreward.limits import closed_form_family, closed_form_quantiles
 from rankreward.utilities import Utility
 
-# Entries of the pair matrices evaluated at once: about 2 MB of float64 per
-# matrix, which keeps a block in cache at large n and makes one block of the
-# whole triangle at small n, where the per-block overhead would dominate.
+# Entries of the pair matrices evaluated at once, about 2 MB of float64 per
+# matrix. A block then stays in cache at large n, and at small n the whole
+# triangle is one block, so per-block overhead does not dominate.
 BLOCK_ENTRIES = 1 << 18
 # Up to this many variables, evaluations use a packed list of pairs instead
 # of row blocks of the pair matrices.
@@ -43,7 +43,8 @@ class Evaluation:
 
     Only the upper triangle of ``hessian`` is meaningful. A problem may pass
     ``build_hessian`` instead of the matrix, to assemble it only when the
-    solver asks: the evaluation that shows convergence never needs it.
+    solver reads ``hessian``. The evaluation that shows convergence never
+    needs it.
     """
 
     __slots__ = ("objective", "grad", "scale", "_hessian", "_build")
@@ -69,9 +70,9 @@ class EdgeGraphProblem:
     """Any preference graph as a list of weighted edges ``better > worse``.
 
     Repeated edges must be merged beforehand. The Hessian is the weighted
-    graph Laplacian with weights ``w U''(d)``, which are negative; it is
-    dense, so memory grows as n^2, while the work of an evaluation grows with
-    the number of edges.
+    graph Laplacian with the negative weights ``w U''(d)``. It is dense, so
+    memory grows as n^2, while the work of an evaluation grows with the
+    number of edges.
     """
 
     def __init__(self, utility: Utility, n: int, better, worse, weight):
@@ -135,7 +136,7 @@ class SymmetricRankingProblem:
         2 sum over k < l of [U(y_l - y_k) + U(1 - y_k - y_l)]
         + sum over k of U(1 - 2 y_k)  [+ 2 sum over k of U(1/2 - y_k), odd n]
 
-    The first term holds each pair inside the better half and its mirror
+    The first term contains each pair inside the better half and its mirror
     image among the worse half; the second each pair across the halves,
     (k, n-1-l) and (l, n-1-k) being mirror images. So an evaluation touches
     the m(m-1)/2 pairs k < l twice, a quarter of the n^2 ordered pairs, in
@@ -333,9 +334,9 @@ def _lower_mask(size: int) -> np.ndarray:
 def _step_limit(utility: Utility, diff: np.ndarray, change: np.ndarray) -> float:
     # The largest step a <= 1 along which no positive difference above the
     # continuation point shrinks below KEEP_FRACTION of itself. Newton's
-    # quadratic model of log t, t^g or -t^(-g) is poor near 0: a full step
-    # can overshoot a gap far below its optimum, or onto the tangent line,
-    # whose zero curvature makes the following Newton steps grow the gap back
+    # quadratic model of log t, t^g or -t^(-g) is poor near 0, so a full step
+    # can overshoot a gap far below its optimum, or onto the tangent line.
+    # There the curvature is zero, and later Newton steps grow the gap back
     # only geometrically.
     t0 = utility.continuation_point
     if t0 <= 0.0:
@@ -388,10 +389,10 @@ def _start_from_limit(utility: Utility, n: int, count: int) -> np.ndarray:
 def _beta_lower_quantiles(a: float, positions: np.ndarray) -> np.ndarray:
     # Quantiles of Beta(a, a) at positions in [0, 1/2], from a table built
     # once per a: scipy's betaincinv costs about 1 us per entry, more than
-    # the rest of a small solve. The table holds s = (2 y)^a against the CDF
-    # F(y); near 0, F is close to proportional to y^a, so s is close to
-    # linear in F and linear interpolation is accurate to about 1e-7 there
-    # and better elsewhere, which is plenty for a start.
+    # the rest of a small solve. The table lists s = (2 y)^a against the CDF
+    # F(y). Near 0, F is close to proportional to y^a, so s is close to
+    # linear in F, and linear interpolation keeps a relative error below
+    # about 3e-6 (measured over a = 0.05 to 1), plenty for a start.
     cdf, s = _beta_table(a)
     return 0.5 * np.interp(positions, cdf, s) ** (1.0 / a)
 

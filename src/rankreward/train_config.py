@@ -232,7 +232,7 @@ def parse_train_arguments(argv: list[str]):
     defaults = dict(RANKING_DEFAULTS)
     # Without a GPU, Trainer runs several processes (torchrun, accelerate
     # launch) as one data-parallel job on the gloo back end only with
-    # use_cpu set; otherwise each process would train alone.
+    # use_cpu set. Without it each process would train alone.
     defaults["use_cpu"] = not torch.cuda.is_available()
     if config_path is not None:
         defaults.update(_read_yaml(config_path, parser))
